@@ -1,0 +1,44 @@
+# fieldwork: `make demo` sets everything up and runs the platform on the local defaults;
+# `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+STAMP := $(VENV)/.fieldwork-installed
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: setup demo test dev bench protos lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check "uv>=0.5"
+	$(UV) pip sync --quiet --python $(PY) requirements.lock
+	$(UV) pip install --quiet --python $(PY) --no-deps -e .
+	mkdir -p $(DAGSTER_HOME)
+	touch $@
+
+setup: $(STAMP)
+
+demo: setup
+	$(PY) -m scripts.demo $(DEMO_ARGS)
+
+test: setup
+	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+dev: setup
+	$(VENV)/bin/dagster dev -w workspace.yaml
+
+bench: setup
+	$(PY) -m bench $(BENCH_ARGS)
+
+# Regenerate the gRPC stubs from protos/*.proto (a test proves the committed ones match).
+protos: setup
+	$(PY) -m model_servers.codegen
+
+# Re-resolve pinned dependencies after editing pyproject.toml.
+lock:
+	$(UV) pip compile --quiet --python-version 3.11 --extra dev pyproject.toml -o requirements.lock
+
+clean:
+	rm -rf data .dagster_home dbt_project/target dbt_project/logs

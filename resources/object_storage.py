@@ -1,0 +1,169 @@
+"""Object storage: the local `data/` folder or an S3 bucket, behind one interface.
+
+Keys are bucket-relative paths such as `job-postings-raw/2026-11-23/part-000.jsonl`.
+Writes are all-or-nothing: a reader never sees a half-written object, and a failed
+write never replaces a good one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+from pydantic import PrivateAttr
+
+
+class ObjectStorage(dg.ConfigurableResource, ABC):
+    """Bucket-shaped storage. Subclasses decide where the bytes live."""
+
+    @abstractmethod
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every key under `prefix`, sorted, excluding "folders"."""
+
+    @abstractmethod
+    def read_bytes(self, key: str) -> bytes: ...
+
+    @abstractmethod
+    @contextlib.contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        """A local file path holding the object, for readers that want a path."""
+
+    @abstractmethod
+    def upload_file(self, path: Path, key: str) -> None:
+        """Publish a finished local file under `key` atomically."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None: ...
+
+    @abstractmethod
+    def uri(self, key: str) -> str:
+        """Where a person finds the object (a path or an s3:// URI)."""
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        with self.staging_file(key) as path:
+            path.write_bytes(data)
+            self.upload_file(path, key)
+
+    @contextlib.contextmanager
+    def staging_file(self, key: str) -> Iterator[Path]:
+        """A scratch file to write `key`'s content into before `upload_file`."""
+        with tempfile.TemporaryDirectory(prefix="fieldwork-") as tmp:
+            yield Path(tmp) / Path(key).name
+
+    def exists(self, key: str) -> bool:
+        return key in self.list_keys(key)
+
+
+class LocalObjectStorage(ObjectStorage):
+    """A folder laid out like the buckets; the local default."""
+
+    root: str
+
+    def _path(self, key: str) -> Path:
+        path = (Path(self.root) / key).resolve()
+        if not path.is_relative_to(Path(self.root).resolve()):
+            raise ValueError(f"object key {key!r} escapes the storage root {self.root}")
+        return path
+
+    def list_keys(self, prefix: str) -> list[str]:
+        root = Path(self.root).resolve()
+        base = root / prefix
+        if base.is_file():
+            return [prefix]
+        if not base.is_dir():
+            return []
+        return sorted(
+            p.relative_to(root).as_posix()
+            for p in base.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
+        )
+
+    def read_bytes(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    @contextlib.contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        path = self._path(key)
+        if not path.is_file():
+            raise FileNotFoundError(f"no object {key!r} under {self.root}")
+        yield path
+
+    @contextlib.contextmanager
+    def staging_file(self, key: str) -> Iterator[Path]:
+        # Same folder as the target, so publishing is a rename on one filesystem.
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        try:
+            yield Path(tmp)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def upload_file(self, path: Path, key: str) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if Path(path).parent == target.parent:
+            os.replace(path, target)
+            return
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        try:
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def uri(self, key: str) -> str:
+        return str(self._path(key))
+
+
+class S3ObjectStorage(ObjectStorage):
+    """An S3 bucket through dagster-aws; production."""
+
+    bucket: str
+    s3: dg.ResourceDependency[S3Resource]
+    _client = PrivateAttr(default=None)
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = self.s3.get_client()
+        return self._client
+
+    def list_keys(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            keys.extend(o["Key"] for o in page.get("Contents", []) if not o["Key"].endswith("/"))
+        return sorted(keys)
+
+    def read_bytes(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    @contextlib.contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        with tempfile.TemporaryDirectory(prefix="fieldwork-s3-") as tmp:
+            path = Path(tmp) / Path(key).name
+            self.client.download_file(self.bucket, key, str(path))
+            yield path
+
+    def upload_file(self, path: Path, key: str) -> None:
+        # S3 PUTs are atomic: the object appears whole or not at all.
+        self.client.upload_file(str(path), self.bucket, key)
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
