@@ -102,6 +102,7 @@ class LocalObjectStorage(ObjectStorage):
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         os.close(fd)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would make published objects private
         try:
             yield Path(tmp)
         finally:
@@ -115,6 +116,7 @@ class LocalObjectStorage(ObjectStorage):
             return
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         os.close(fd)
+        os.chmod(tmp, 0o644)
         try:
             shutil.copyfile(path, tmp)
             os.replace(tmp, target)
