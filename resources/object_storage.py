@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -20,12 +21,23 @@ from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
 
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+    # Modification time (local) or ETag (S3): changes whenever the content may have.
+    version: str
+
+
 class ObjectStorage(dg.ConfigurableResource, ABC):
     """Bucket-shaped storage. Subclasses decide where the bytes live."""
 
     @abstractmethod
+    def list_objects(self, prefix: str) -> list[StoredObject]:
+        """Every object under `prefix`, sorted by key, excluding "folders" and hidden files."""
+
     def list_keys(self, prefix: str) -> list[str]:
-        """Every key under `prefix`, sorted, excluding "folders"."""
+        return [o.key for o in self.list_objects(prefix)]
 
     @abstractmethod
     def read_bytes(self, key: str) -> bytes: ...
@@ -72,18 +84,22 @@ class LocalObjectStorage(ObjectStorage):
             raise ValueError(f"object key {key!r} escapes the storage root {self.root}")
         return path
 
-    def list_keys(self, prefix: str) -> list[str]:
+    def list_objects(self, prefix: str) -> list[StoredObject]:
         root = Path(self.root).resolve()
         base = root / prefix
         if base.is_file():
-            return [prefix]
-        if not base.is_dir():
+            paths = [base]
+        elif base.is_dir():
+            paths = [p for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")]
+        else:
             return []
-        return sorted(
-            p.relative_to(root).as_posix()
-            for p in base.rglob("*")
-            if p.is_file() and not p.name.startswith(".")
-        )
+        objects = []
+        for path in paths:
+            stat = path.stat()
+            objects.append(
+                StoredObject(path.relative_to(root).as_posix(), stat.st_size, str(stat.st_mtime_ns))
+            )
+        return sorted(objects, key=lambda o: o.key)
 
     def read_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()
@@ -143,12 +159,16 @@ class S3ObjectStorage(ObjectStorage):
             self._client = self.s3.get_client()
         return self._client
 
-    def list_keys(self, prefix: str) -> list[str]:
-        keys: list[str] = []
+    def list_objects(self, prefix: str) -> list[StoredObject]:
+        objects: list[StoredObject] = []
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            keys.extend(o["Key"] for o in page.get("Contents", []) if not o["Key"].endswith("/"))
-        return sorted(keys)
+            objects.extend(
+                StoredObject(o["Key"], o["Size"], o["ETag"].strip('"'))
+                for o in page.get("Contents", [])
+                if not o["Key"].endswith("/")
+            )
+        return sorted(objects, key=lambda o: o.key)
 
     def read_bytes(self, key: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()

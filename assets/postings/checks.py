@@ -1,0 +1,59 @@
+"""Checks on every augmentation run, evaluated on the figures of the run itself."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.postings.augment import AugmentReport
+
+ASSET = dg.AssetKey("augmented_job_postings")
+
+CHECK_SPECS = [
+    dg.AssetCheckSpec(
+        "every_posting_has_a_level",
+        asset=ASSET,
+        description="Every output line carries a seniority level from 1 to 7.",
+        blocking=True,
+    ),
+    dg.AssetCheckSpec(
+        "lines_reconcile",
+        asset=ASSET,
+        description="Lines out plus lines quarantined equal lines in: no posting is lost.",
+        blocking=True,
+    ),
+    dg.AssetCheckSpec(
+        "model_calls_are_minimal",
+        asset=ASSET,
+        description="Model calls equal ceil(distinct cache misses / batch size): no pair is asked twice.",
+    ),
+]
+
+
+def posting_check_results(report: AugmentReport) -> list[dg.AssetCheckResult]:
+    return [
+        dg.AssetCheckResult(
+            check_name="every_posting_has_a_level",
+            passed=report.lines_without_level == 0,
+            metadata={"lines_out": report.lines_out, "lines_without_level": report.lines_without_level},
+        ),
+        dg.AssetCheckResult(
+            check_name="lines_reconcile",
+            passed=report.lines_out + report.lines_quarantined == report.lines_in,
+            metadata={
+                "lines_in": report.lines_in,
+                "lines_out": report.lines_out,
+                "lines_quarantined": report.lines_quarantined,
+                "difference": report.lines_in - report.lines_out - report.lines_quarantined,
+            },
+        ),
+        dg.AssetCheckResult(
+            check_name="model_calls_are_minimal",
+            passed=report.model_calls == report.expected_model_calls,
+            metadata={
+                "model_calls": report.model_calls,
+                "expected_model_calls": report.expected_model_calls,
+                "distinct_cache_misses": report.cache_misses,
+                "batch_size": report.batch_size,
+            },
+        ),
+    ]
