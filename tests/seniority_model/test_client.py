@@ -1,0 +1,242 @@
+"""The `SeniorityModel` resource against real servers: batching, retries, failures, lifecycle."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import dagster as dg
+import grpc
+import pytest
+
+from protos import seniority_pb2 as pb
+from protos import seniority_pb2_grpc as pb_grpc
+from resources.seniority_model import (
+    SeniorityModel,
+    SeniorityModelError,
+    SeniorityModelUnavailable,
+)
+
+FAST_RETRIES = dict(initial_backoff_seconds=0.05, max_backoff_seconds=0.2, backoff_multiplier=2.0)
+
+
+def pairs(n: int) -> tuple[list[str], list[str]]:
+    titles = ["Barista", "Junior Developer", "Software Engineer", "Engineering Manager",
+              "Director of Sales", "VP Marketing", "CEO"]
+    return [f"company {i}" for i in range(n)], [titles[i % 7] for i in range(n)]
+
+
+def test_batches_of_batch_size_in_order(start_server) -> None:
+    server, target = start_server()
+    companies, titles = pairs(2500)
+    with SeniorityModel(endpoint=target, batch_size=1000).connect() as model:
+        levels, confidences = model.infer(companies, titles)
+        assert model.calls == 3 and model.items_sent == 2500
+        assert model.model_version == "rules-2026.11.1"
+    assert levels == [(i % 7) + 1 for i in range(2500)]
+    assert len(confidences) == 2500 and all(0 < c <= 1 for c in confidences)
+    assert server.servicer.infer_calls == 3
+
+
+def test_batch_size_never_exceeds_the_servers_limit(start_server) -> None:
+    server, target = start_server(max_batch_size=300)
+    with SeniorityModel(endpoint=target, batch_size=1000).connect() as model:
+        levels, _ = model.infer(*pairs(700))
+        assert (model.calls, model.items_sent, len(levels)) == (3, 700, 700)
+
+
+def test_empty_input_makes_no_call(start_server) -> None:
+    _, target = start_server()
+    with SeniorityModel(endpoint=target).connect() as model:
+        assert model.infer([], []) == ([], [])
+        assert model.calls == 0
+
+
+def test_mismatched_lengths_rejected_before_sending(start_server) -> None:
+    server, target = start_server()
+    with SeniorityModel(endpoint=target).connect() as model:
+        with pytest.raises(ValueError, match="same length"):
+            model.infer(["a", "b"], ["CEO"])
+    assert server.servicer.infer_calls == 0
+
+
+def test_grpc_retry_policy_recovers_from_unavailable(start_server) -> None:
+    server, target = start_server(fail_first=2)
+    with SeniorityModel(endpoint=target, **FAST_RETRIES).connect() as model:
+        assert model.infer(["acme"], ["Chief Executive Officer"])[0] == [7]
+        assert model.calls == 1
+    assert server.servicer.infer_calls == 3  # two UNAVAILABLE answers, then success
+
+
+def test_retries_give_up_after_max_attempts(start_server) -> None:
+    server, target = start_server(fail_first=100)
+    with SeniorityModel(endpoint=target, max_attempts=3, **FAST_RETRIES).connect() as model:
+        with pytest.raises(SeniorityModelUnavailable) as info:
+            model.infer(["acme"], ["CEO"])
+    assert server.servicer.infer_calls == 3
+    assert target in str(info.value) and "StatusCode.UNAVAILABLE" in str(info.value)
+    assert "after 3 attempts" in str(info.value)
+
+
+def test_closed_port_fails_fast_and_names_the_target(closed_port: int) -> None:
+    target = f"127.0.0.1:{closed_port}"
+    config = SeniorityModel(endpoint=target, deadline_seconds=2.0, connect_timeout_seconds=1.0)
+    started = time.monotonic()
+    with pytest.raises(SeniorityModelUnavailable) as info:
+        with config.connect():
+            pass
+    elapsed = time.monotonic() - started
+    assert target in str(info.value) and "StatusCode.UNAVAILABLE" in str(info.value)
+    assert elapsed < config.deadline_seconds * config.max_attempts
+    assert elapsed < 5
+
+
+def test_server_gone_after_connect_raises_unavailable(start_server) -> None:
+    server, target = start_server()
+    config = SeniorityModel(endpoint=target, deadline_seconds=2.0, **FAST_RETRIES)
+    with config.connect() as model:
+        server.stop(grace=None).wait()
+        started = time.monotonic()
+        with pytest.raises(SeniorityModelUnavailable) as info:
+            model.infer(["acme"], ["CEO"])
+        elapsed = time.monotonic() - started
+    message = str(info.value)
+    assert message.startswith(f"seniority model at {target} unavailable after 5 attempts")
+    assert "StatusCode.UNAVAILABLE" in message
+    assert elapsed < config.deadline_seconds * config.max_attempts
+
+
+def test_server_that_never_answers_fails_at_the_deadline(start_server) -> None:
+    server, target = start_server(delay_seconds=3.0)
+    config = SeniorityModel(endpoint=target, deadline_seconds=0.5, **FAST_RETRIES)
+    with config.connect() as model:
+        started = time.monotonic()
+        with pytest.raises(SeniorityModelUnavailable) as info:
+            model.infer(["acme"], ["CEO"])
+        elapsed = time.monotonic() - started
+    assert "StatusCode.DEADLINE_EXCEEDED" in str(info.value) and target in str(info.value)
+    assert 0.4 < elapsed < 1.5  # one deadline for all attempts: no retry after it expires
+    assert server.servicer.infer_calls == 1
+
+
+class _BadModel(pb_grpc.SeniorityModelServicer):
+    def __init__(self, answer: pb.InferSeniorityResponse) -> None:
+        self.answer = answer
+
+    def InferSeniority(self, request, context):
+        return self.answer
+
+    def DescribeModel(self, request, context):
+        return pb.ModelDescription(model_version="bad-1", max_batch_size=10)
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        (pb.InferSeniorityResponse(levels=[3], confidences=[0.5]), "got 1 levels"),
+        (pb.InferSeniorityResponse(levels=[3, 9], confidences=[0.5, 0.5]), "outside 1..7"),
+        (pb.InferSeniorityResponse(levels=[3, 0], confidences=[0.5, 0.5]), "outside 1..7"),
+    ],
+)
+def test_untrustworthy_answers_are_refused(answer, problem: str) -> None:
+    from concurrent import futures
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    pb_grpc.add_SeniorityModelServicer_to_server(_BadModel(answer), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        # no health service on this server: the client logs it and carries on
+        with SeniorityModel(endpoint=f"127.0.0.1:{port}").connect() as model:
+            with pytest.raises(SeniorityModelError, match=problem):
+                model.infer(["a", "b"], ["CEO", "Barista"])
+            assert model.calls == 0 and model.items_sent == 0
+    finally:
+        server.stop(grace=None)
+
+
+def test_local_default_starts_and_stops_the_reference_server() -> None:
+    with SeniorityModel(endpoint=None).connect() as model:
+        assert model.target.startswith("127.0.0.1:")
+        assert model.infer(["acme"], ["Head of People"])[0] == [5]
+        pid = _server_pid(model.target)
+    assert not _alive(pid), f"reference server pid {pid} still running"
+
+
+def test_local_server_is_stopped_when_the_block_raises() -> None:
+    with pytest.raises(KeyError):
+        with SeniorityModel(endpoint=None).connect() as model:
+            pid = _server_pid(model.target)
+            raise KeyError("boom")
+    assert not _alive(pid)
+
+
+def test_service_config_asks_grpc_to_retry() -> None:
+    config = SeniorityModel(max_attempts=9).service_config()
+    policy = config["methodConfig"][0]["retryPolicy"]
+    assert policy["maxAttempts"] == 5  # gRPC's cap
+    assert set(policy["retryableStatusCodes"]) == {
+        "UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED"
+    }
+    assert "retryPolicy" not in SeniorityModel(max_attempts=1).service_config()["methodConfig"][0]
+
+
+def test_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SENIORITY_MODEL_ENDPOINT", "SENIORITY_BATCH_SIZE", "SENIORITY_DEADLINE_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    assert SeniorityModel.from_environment() == SeniorityModel()
+    monkeypatch.setenv("SENIORITY_MODEL_ENDPOINT", "model.internal:443")
+    monkeypatch.setenv("SENIORITY_BATCH_SIZE", "500")
+    monkeypatch.setenv("SENIORITY_DEADLINE_SECONDS", "12.5")
+    model = SeniorityModel.from_environment()
+    assert (model.endpoint, model.batch_size, model.deadline_seconds) == (
+        "model.internal:443", 500, 12.5
+    )
+    monkeypatch.setenv("SENIORITY_BATCH_SIZE", "lots")
+    with pytest.raises(ValueError, match="SENIORITY_BATCH_SIZE"):
+        SeniorityModel.from_environment()
+
+
+def test_works_as_a_dagster_resource(start_server) -> None:
+    _, target = start_server()
+
+    @dg.asset
+    def levels(seniority_model: SeniorityModel) -> list[int]:
+        with seniority_model.connect() as model:
+            return model.infer(["acme"], ["Crew Member"])[0]
+
+    result = dg.materialize([levels], resources={"seniority_model": SeniorityModel(endpoint=target)})
+    assert result.output_for_node("levels") == [1]
+
+
+def _server_pid(target: str) -> int:
+    """The pid listening on `target`, from /proc (Linux), to prove it is gone afterwards."""
+    import psutil
+
+    port = int(target.rsplit(":", 1)[1])
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
+            assert conn.pid not in (None, os.getpid())
+            return conn.pid
+    raise AssertionError(f"nothing listens on {target}")
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_local_server_that_cannot_start_reports_its_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setattr(sys, "executable", "/bin/sh")  # `sh -m ...` fails at once
+    with pytest.raises(SeniorityModelUnavailable) as info:
+        with SeniorityModel(endpoint=None, connect_timeout_seconds=5).connect():
+            pass
+    message = str(info.value)
+    assert "exited with code" in message and "stderr:" in message
+    assert len(message.split("stderr:", 1)[1].strip()) > 0
