@@ -150,7 +150,7 @@ class S3ObjectStorage(ObjectStorage):
     """An S3 bucket through dagster-aws; production."""
 
     bucket: str
-    s3: dg.ResourceDependency[S3Resource]
+    s3: S3Resource
     _client = PrivateAttr(default=None)
 
     @property

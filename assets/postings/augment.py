@@ -122,12 +122,19 @@ class AugmentResult:
 
 
 def _normalized_pairs(parsed: list[ParsedPostings]) -> pl.DataFrame:
-    """Each distinct raw (company, title) with its normalized form."""
+    """Each distinct raw (company, title) with its normalized form.
+
+    Companies and titles are normalized once per distinct value, not per pair: a day has
+    far fewer distinct companies and titles than distinct pairs.
+    """
     raw = pl.concat([p.valid.select("company", "title") for p in parsed]).unique()
-    return raw.with_columns(
-        company_normalized=normalize_text(pl.col("company")),
-        title_normalized=normalize_text(pl.col("title")),
+    companies = raw.select(pl.col("company").unique()).with_columns(
+        company_normalized=normalize_text(pl.col("company"))
     )
+    titles = raw.select(pl.col("title").unique()).with_columns(
+        title_normalized=normalize_text(pl.col("title"))
+    )
+    return raw.join(companies, on="company").join(titles, on="title")
 
 
 def _levels_for(

@@ -111,7 +111,7 @@ def _spelling_variants(column: str, variant: pl.Expr) -> pl.Expr:
 
 
 def sample_postings(
-    partition_date: str, lines: int, seed: int = 7, *, exponent: float = 1.25
+    partition_date: str, lines: int, seed: int = 7, *, exponent: float = 1.4
 ) -> pl.DataFrame:
     """`lines` postings for one day as a frame, one row per line."""
     rng = np.random.default_rng(seed)

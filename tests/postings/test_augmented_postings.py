@@ -1,0 +1,207 @@
+"""The postings family end to end: real gRPC model, embedded Redis, DuckDB, local storage."""
+
+import json
+import math
+
+import dagster as dg
+import orjson
+import pytest
+
+from assets.postings.assets import augmented_job_postings, raw_job_postings
+from assets.postings.augment import output_key, quarantine_key
+from assets.postings.normalize import normalize_values
+from assets.postings.sample import write_sample_day
+from model_servers.seniority.classifier import classify
+from resources.seniority_cache import SeniorityCache
+from resources.seniority_model import SeniorityModel
+from tests.postings.conftest import DAY, closed_port
+
+ASSETS = [raw_job_postings, augmented_job_postings]
+
+
+def materialize(resources, day=DAY, raise_on_error=True):
+    return dg.materialize(
+        ASSETS, partition_key=day, resources=resources, raise_on_error=raise_on_error
+    )
+
+
+def augmented_metadata(result) -> dict:
+    [event] = [
+        e for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("augmented_job_postings")
+    ]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def check_results(result) -> dict[str, bool]:
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+def test_every_line_gets_its_level_and_nothing_else_changes(resources, storage, warehouse):
+    day = write_sample_day(storage, DAY, lines=6_000, files=3, seed=1)
+    result = materialize(resources)
+    meta = augmented_metadata(result)
+
+    assert meta["lines_in"] == meta["lines_out"] == 6_000
+    assert meta["lines_quarantined"] == 0
+    assert check_results(result) == {
+        "every_posting_has_a_level": True,
+        "lines_reconcile": True,
+        "model_calls_are_minimal": True,
+    }
+    for key in day.keys:
+        raw_lines = storage.read_bytes(key).decode().splitlines()
+        out_lines = storage.read_bytes(output_key(key, DAY)).decode().splitlines()
+        assert len(out_lines) == len(raw_lines)
+        for raw, out in zip(raw_lines, out_lines):
+            # Byte for byte the same line, plus the level before the closing brace.
+            assert out.startswith(raw[:-1] + ',"seniority":')
+            record = orjson.loads(out)
+            expected = {**orjson.loads(raw), "seniority": record["seniority"]}
+            assert record == expected
+            assert 1 <= record["seniority"] <= 7
+
+    # The level is the model's answer for the normalized pair.
+    sample = orjson.loads(storage.read_bytes(output_key(day.keys[0], DAY)).splitlines()[0])
+    [title] = normalize_values([sample["title"]])
+    assert sample["seniority"] == classify([title])[0][0]
+
+    loaded = warehouse.query(
+        "select count(*) as n, count(distinct seniority) as levels from raw.job_postings"
+    )
+    assert loaded["n"][0] == 6_000
+    assert loaded["levels"][0] >= 3
+
+
+def test_one_model_call_per_batch_of_distinct_misses(resources, storage):
+    write_sample_day(storage, DAY, lines=5_000, files=2, seed=2)
+    meta = augmented_metadata(materialize(resources))
+
+    # Heavy repetition: far fewer distinct pairs than lines, and only those are sent.
+    assert meta["distinct_pairs"] < 5_000 / 2, meta["distinct_pairs"]
+    assert meta["cache_hits"] == 0
+    assert meta["items_sent"] == meta["cache_misses"] == meta["distinct_pairs"]
+    assert meta["model_calls"] == math.ceil(meta["distinct_pairs"] / 100)
+
+
+def test_rerun_is_byte_identical_and_asks_the_model_nothing(resources, storage, warehouse):
+    day = write_sample_day(storage, DAY, lines=3_000, files=2, seed=3)
+    first = augmented_metadata(materialize(resources))
+    outputs = {key: storage.read_bytes(output_key(key, DAY)) for key in day.keys}
+
+    second = augmented_metadata(materialize(resources))
+
+    assert first["model_calls"] > 0
+    assert second["model_calls"] == 0
+    assert second["items_sent"] == 0
+    assert second["cache_hits"] == second["distinct_pairs"] == first["distinct_pairs"]
+    assert {key: storage.read_bytes(output_key(key, DAY)) for key in day.keys} == outputs
+    # The warehouse partition is replaced, not appended to.
+    assert warehouse.query("select count(*) as n from raw.job_postings")["n"][0] == 3_000
+
+
+def test_spellings_of_a_pair_share_one_model_call(resources, storage):
+    lines = [
+        {"company": "Société Générale", "title": "Senior Data Engineer"},
+        {"company": "SOCIETE GENERALE", "title": "senior  data engineer"},
+        {"company": "societe generale,", "title": "Senior Data-Engineer!"},
+    ]
+    storage.write_bytes(f"job-postings-raw/{DAY}/a.jsonl", b"".join(orjson.dumps(x) + b"\n" for x in lines))
+    meta = augmented_metadata(materialize(resources))
+    assert meta["distinct_pairs"] == 1
+    assert meta["items_sent"] == 1
+
+
+MALFORMED = {
+    2: (b'{"company": "Acme", "title": "Data Engineer", "desc": "cut', "invalid JSON"),
+    3: (b"[1, 2, 3]", "not a JSON object"),
+    4: (b'{"title": "Barista"}', "missing company"),
+    5: (b'{"company": "Acme"}', "missing title"),
+    6: (b'{"company": "Acme", "title": "Nurse \xff\xfe"}', "invalid UTF-8"),
+    7: (b'{"company": "Acme", "title": "Clerk", "notes": "' + b"x" * (1024 * 1024) + b'"}', "longer than 1 MiB"),
+    8: (b'{"company": 42, "title": "Cook"}', "company is not a string"),
+    9: (b'{"company": "...", "title": "Cook"}', "company is empty after normalization"),
+}
+
+
+def test_malformed_lines_are_quarantined_with_line_number_and_reason(resources, storage):
+    good = b'{"company": "Acme", "title": "Senior Data Engineer"}'
+    body = [good] + [MALFORMED[n][0] for n in sorted(MALFORMED)] + [good]
+    storage.write_bytes(f"job-postings-raw/{DAY}/mixed.jsonl", b"\n".join(body) + b"\n")
+    storage.write_bytes(f"job-postings-raw/{DAY}/empty.jsonl", b"")
+
+    result = materialize(resources)
+    meta = augmented_metadata(result)
+
+    assert meta["lines_in"] == len(body)
+    assert meta["lines_out"] == 2
+    assert meta["lines_quarantined"] == len(MALFORMED)
+    assert check_results(result)["lines_reconcile"] is True
+    quarantined = [
+        json.loads(line)
+        for line in storage.read_bytes(quarantine_key(DAY)).decode().splitlines()
+    ]
+    by_line = {q["line_number"]: q for q in quarantined}
+    assert set(by_line) == set(MALFORMED)
+    for number, (raw, reason) in MALFORMED.items():
+        entry = by_line[number]
+        assert entry["source_key"] == f"job-postings-raw/{DAY}/mixed.jsonl"
+        assert reason in entry["reason"], (number, entry["reason"])
+        # Nothing is lost: the original bytes can be recovered from the quarantine.
+        if entry["line_base64"] is not None:
+            import base64
+
+            assert base64.b64decode(entry["line_base64"]) == raw
+        else:
+            assert entry["line"].encode() == raw
+    # The empty file is fine and yields an empty output.
+    assert storage.read_bytes(f"job-postings-mod/{DAY}/empty.jsonl") == b""
+
+
+def test_model_down_fails_naming_the_target_and_keeps_the_good_output(resources, storage, tmp_path):
+    day = write_sample_day(storage, DAY, lines=500, files=1, seed=4)
+    materialize(resources)
+    good = storage.read_bytes(output_key(day.keys[0], DAY))
+    # New input arrives while the model is down, with an empty cache.
+    write_sample_day(storage, DAY, lines=700, files=1, seed=5)
+    endpoint = f"127.0.0.1:{closed_port()}"
+    down = {
+        **resources,
+        "seniority_model": SeniorityModel(endpoint=endpoint, deadline_seconds=2, max_attempts=3),
+        "seniority_cache": SeniorityCache(embedded_db_path=str(tmp_path / "empty" / "cache.rdb")),
+    }
+
+    result = materialize(down, raise_on_error=False)
+
+    assert not result.success
+    error = result.get_step_failure_events()[0].step_failure_data.error
+    message = error.message + "".join(c.message for c in _causes(error))
+    assert endpoint in message and "UNAVAILABLE" in message
+    assert storage.read_bytes(output_key(day.keys[0], DAY)) == good
+
+
+def _causes(error):
+    while error.cause is not None:
+        error = error.cause
+        yield error
+
+
+def test_unreachable_redis_bypasses_the_cache_and_still_completes(resources, storage):
+    write_sample_day(storage, DAY, lines=800, files=1, seed=6)
+    no_cache = {**resources, "seniority_cache": SeniorityCache(redis_url=f"redis://127.0.0.1:{closed_port()}/0")}
+
+    result = materialize(no_cache)
+    meta = augmented_metadata(result)
+
+    assert meta["cache_status"].startswith("bypassed")
+    assert meta["lines_out"] == 800
+    assert meta["cache_hits"] == 0
+    assert meta["items_sent"] == meta["distinct_pairs"]
+    assert all(check_results(result).values())
+
+
+def test_missing_day_fails_clearly(resources):
+    result = materialize(resources, day="2026-01-05", raise_on_error=False)
+    assert not result.success
+    failure = result.get_step_failure_events()[0].step_failure_data.error
+    assert "no job-posting files" in failure.message and "2026-01-05" in failure.message
