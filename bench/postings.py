@@ -114,12 +114,14 @@ def run(lines: int = 2_000_000, files: int = 8, per_line_sample: int = 50_000, k
         paths = [Path(storage.uri(k)) for k in posting_files(storage, DAY)]
         print(f"  input: {day.bytes / 1e9:.2f} GB", flush=True)
 
-        timed("baseline: polars read_ndjson", lambda: pl.read_ndjson(paths), results)
+        # Best of two for the baseline and the warm run alike: the machine is shared and noisy.
+        for attempt in (1, 2):
+            timed(f"baseline: polars read_ndjson #{attempt}", lambda: pl.read_ndjson(paths), results)
 
         model_def = SeniorityModel(endpoint=None, batch_size=1000)
         cache_def = SeniorityCache(embedded_db_path=str(work / "redis" / "bench.rdb"))
         with model_def.connect() as model:
-            for label in ("augment, cold cache", "augment, warm cache"):
+            for label in ("augment, cold cache", "augment, warm cache #1", "augment, warm cache #2"):
                 with cache_def.connect() as cache:
                     out = timed(
                         label,
@@ -151,8 +153,10 @@ def run(lines: int = 2_000_000, files: int = 8, per_line_sample: int = 50_000, k
                         results[label]["seconds"] / stats["lines"] * lines
                     )
 
-        bare = results["baseline: polars read_ndjson"]["seconds"]
-        warm = results["augment, warm cache"]["seconds"]
+        bare = min(results[f"baseline: polars read_ndjson #{i}"]["seconds"] for i in (1, 2))
+        warm = min(results[f"augment, warm cache #{i}"]["seconds"] for i in (1, 2))
+        results["bare_read_seconds"] = bare
+        results["warm_seconds"] = warm
         cold = results["augment, cold cache"]["seconds"]
         per_line_warm = results["per-line, warm (sample)"]["extrapolated_seconds"]
         per_line_cold = results["per-line, cold (sample)"]["extrapolated_seconds"]
