@@ -2,14 +2,14 @@
 
 import dagster as dg
 
-from assets.postings.definitions import defs as postings_defs
-from assets.warehouse.definitions import defs as warehouse_defs
-from assets.weather.definitions import defs as weather_defs
+import assets.postings.definitions
+import assets.warehouse.definitions
+import assets.weather.definitions
 from resources import build_resources
 
 defs = dg.Definitions.merge(
-    postings_defs,
-    weather_defs,
-    warehouse_defs,
+    assets.postings.definitions.defs,
+    assets.weather.definitions.defs,
+    assets.warehouse.definitions.defs,
     dg.Definitions(resources=build_resources()),
 )

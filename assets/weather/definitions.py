@@ -1,3 +1,11 @@
+"""Asset family: weather readings, their heat index, and the quarantine."""
+
 import dagster as dg
 
-defs = dg.Definitions()
+from assets.weather.assets import heat_index_readings, weather_readings
+from assets.weather.checks import heat_index_is_sane, readings_reconcile
+
+defs = dg.Definitions(
+    assets=[weather_readings, heat_index_readings],
+    asset_checks=[readings_reconcile, heat_index_is_sane],
+)
