@@ -1,0 +1,200 @@
+"""Notebooks run top to bottom against the local defaults, and the catalog they read through.
+
+Two days of postings are materialized once per module with the real components (the
+reference gRPC model on loopback, an embedded Redis, DuckDB and a storage folder under
+tmp), then each notebook is executed in a fresh `python3` kernel pointed at that folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import nbformat
+import polars as pl
+import pytest
+from nbclient import NotebookClient
+
+from assets import catalog
+from assets.postings.assets import augmented_job_postings, raw_job_postings
+from assets.postings.augment import WAREHOUSE_SCHEMA
+from assets.postings.parse import QUARANTINE_SCHEMA
+from assets.postings.sample import write_sample_day
+from model_servers.seniority.server import serve
+from resources.object_storage import LocalObjectStorage
+from resources.seniority_cache import SeniorityCache
+from resources.seniority_model import SeniorityModel
+from resources.warehouse import DuckDBWarehouse
+
+pytestmark = pytest.mark.xdist_group("notebooks")
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+DAYS = {"2026-11-19": 3_000, "2026-11-20": 3_000}
+# Lines on the second day that must land in the quarantine, not in the postings.
+BAD_LINES = [b'{"company": "Acme", "title": "Cook", "desc": "cut', b'{"company": "Acme"}']
+BAD_DAY = "2026-11-20"
+# Variables that would point the catalog somewhere else than the test's folder.
+OTHER_PLACES = ("FIELDWORK_BUCKET", "FIELDWORK_WAREHOUSE", "FIELDWORK_DBT_TARGET")
+
+
+@pytest.fixture(scope="module")
+def materialized(tmp_path_factory) -> Path:
+    """Two days of postings, augmented and loaded, under one tmp folder; returns the folder."""
+    root = tmp_path_factory.mktemp("fieldwork")
+    storage = LocalObjectStorage(root=str(root / "data"))
+    server, port = serve("127.0.0.1", 0)
+    try:
+        resources = {
+            "storage": storage,
+            "seniority_cache": SeniorityCache(embedded_db_path=str(root / "redis" / "seniority.rdb")),
+            "seniority_model": SeniorityModel(endpoint=f"127.0.0.1:{port}", deadline_seconds=10),
+            "warehouse": DuckDBWarehouse(path=str(root / "warehouse.duckdb")),
+        }
+        for seed, (day, lines) in enumerate(DAYS.items(), start=1):
+            write_sample_day(storage, day, lines=lines, files=2, seed=seed)
+            if day == BAD_DAY:
+                storage.write_bytes(f"job-postings-raw/{day}/bad.jsonl", b"\n".join(BAD_LINES) + b"\n")
+            dg.materialize(
+                [raw_job_postings, augmented_job_postings], partition_key=day, resources=resources
+            )
+    finally:
+        server.stop(grace=None)
+    return root
+
+
+def point_at(monkeypatch, root: Path) -> None:
+    """Local defaults under `root`; a notebook kernel started now inherits them."""
+    for name in OTHER_PLACES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FIELDWORK_DATA_DIR", str(root / "data"))
+    monkeypatch.setenv("FIELDWORK_DUCKDB_PATH", str(root / "warehouse.duckdb"))
+
+
+@pytest.fixture
+def local(materialized, monkeypatch) -> Path:
+    point_at(monkeypatch, materialized)
+    return materialized
+
+
+@pytest.fixture
+def empty(tmp_path, monkeypatch) -> Path:
+    point_at(monkeypatch, tmp_path)
+    return tmp_path
+
+
+def run_notebook(name: str) -> nbformat.NotebookNode:
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    NotebookClient(
+        notebook,
+        kernel_name="python3",
+        timeout=120,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    ).execute()
+    return notebook
+
+
+def printed(notebook: nbformat.NotebookNode) -> str:
+    return "".join(
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.output_type == "stream"
+    )
+
+
+def images(notebook: nbformat.NotebookNode) -> int:
+    return sum(
+        "image/png" in output.get("data", {})
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+    )
+
+
+def test_committed_notebooks_have_no_outputs():
+    """Outputs belong to a run, not to the repository: they bloat diffs and go stale."""
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        nbformat.validate(notebook)
+        for cell in notebook.cells:
+            if cell.cell_type == "code":
+                assert not cell.outputs and cell.execution_count is None, path.name
+
+
+def test_seniority_mix_runs_top_to_bottom(local):
+    notebook = run_notebook("seniority_mix.ipynb")
+
+    text = printed(notebook)
+    assert f"total postings: {sum(DAYS.values()):,}" in text, text
+    assert f"days: {len(DAYS)} (2026-11-19 .. 2026-11-20)" in text, text
+    assert f"quarantined lines: {len(BAD_LINES)}" in text, text
+    # Overall mix, top ten companies, by day.
+    assert images(notebook) == 3
+
+
+def test_load_postings_has_the_warehouse_columns(local):
+    postings = catalog.load("augmented_job_postings")
+
+    assert postings.schema == pl.Schema(WAREHOUSE_SCHEMA)
+    assert postings.height == sum(DAYS.values())
+    assert postings["seniority"].is_between(1, 7).all()
+
+
+def test_load_one_day(local):
+    day = catalog.load("augmented_job_postings", "2026-11-19")
+
+    assert day.height == DAYS["2026-11-19"]
+    assert day["posting_date"].unique().to_list() == [dt.date(2026, 11, 19)]
+
+
+def test_load_quarantine_keeps_every_bad_line_with_its_day(local):
+    quarantine = catalog.load("job_postings_quarantine")
+
+    assert quarantine.schema == pl.Schema({"posting_date": pl.Date, **QUARANTINE_SCHEMA})
+    assert quarantine["posting_date"].to_list() == [dt.date(2026, 11, 20)] * len(BAD_LINES)
+    assert quarantine["reason"].str.contains("invalid JSON").any()
+    # A clean day has an empty quarantine, not a missing one.
+    assert catalog.load("job_postings_quarantine", "2026-11-19").is_empty()
+
+
+def test_unknown_asset_names_the_known_ones(local):
+    with pytest.raises(KeyError, match="unknown asset 'job_postings'.*augmented_job_postings"):
+        catalog.load("job_postings")
+
+
+def test_partition_must_be_a_day(local):
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        catalog.load("augmented_job_postings", "2026-11-19' or 1=1 --")
+
+
+def test_day_not_loaded_says_what_to_run(local):
+    with pytest.raises(catalog.NotMaterializedError, match="posting_date = 2026-11-21 in raw.job_postings.*make demo"):
+        catalog.load("augmented_job_postings", "2026-11-21")
+
+
+def test_nothing_materialized_says_where_it_looked(empty):
+    with pytest.raises(catalog.NotMaterializedError, match=r"raw\.job_postings does not exist.*make demo"):
+        catalog.load("augmented_job_postings")
+    with pytest.raises(catalog.NotMaterializedError, match="_quarantine.jsonl.*make demo"):
+        catalog.load("job_postings_quarantine")
+    with pytest.raises(catalog.NotMaterializedError, match=r"raw\.heat_index_readings"):
+        catalog.load("heat_index_readings")
+    # Asking must not leave an empty warehouse file behind.
+    assert not (empty / "warehouse.duckdb").exists()
+
+
+def test_dbt_models_read_from_the_targets_schema(local):
+    # profiles.yml: the local DuckDB target builds into `analytics`.
+    assert catalog.where("postings_by_company_seniority") == "analytics.postings_by_company_seniority"
+    with pytest.raises(
+        catalog.NotMaterializedError, match=r"analytics\.postings_by_company_seniority does not exist"
+    ):
+        catalog.load("postings_by_company_seniority")
+
+
+def test_every_registered_dbt_model_exists_in_the_project():
+    models = {p.stem for p in catalog.DBT_PROJECT_DIR.glob("models/**/*.sql")}
+    registered = {n for n, e in catalog.CATALOG.items() if isinstance(e, catalog.DbtModel)}
+    assert registered <= models, registered - models
