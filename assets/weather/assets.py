@@ -1,5 +1,6 @@
 """The weather assets: a day of readings in, heat-index readings and a quarantine out."""
 
+import contextlib
 import datetime as dt
 import time
 
@@ -123,7 +124,10 @@ def heat_index_readings(
     started = time.perf_counter()
     with PeakRss() as peak:
         result = compute_heat_index_day(storage, day, window=config.rolling_window)
-        loaded = warehouse.replace_partition(HEAT_INDEX_TABLE, result.readings, "reading_date", date)
+        # The warehouse loads the written parts itself: the day never sits in memory whole.
+        with contextlib.ExitStack() as stack:
+            parts = [str(stack.enter_context(storage.local_copy(k))) for k in result.report.output_keys]
+            loaded = warehouse.replace_partition_from_parquet(HEAT_INDEX_TABLE, parts, "reading_date", date)
         quarantined = warehouse.replace_partition(QUARANTINE_TABLE, result.quarantine, "reading_date", date)
     report = result.report
     context.log.info(report.summary())

@@ -4,7 +4,9 @@ Memory stays bounded by working through the day in blocks of cities (a rolling m
 and a duplicate check only ever need one city's readings): each block is read with a
 streaming scan filtered on city_id (the readings files are sorted by city, so Parquet
 statistics skip most row groups), validated, enriched and written as its own Parquet
-part. Only the enriched rows for the warehouse load are held for the whole day.
+part, then dropped. Nothing of a block outlives it except its (few) quarantined rows, so
+the peak is one block's working set whatever the size of the day, and the warehouse
+loads the day from the written parts (`Warehouse.replace_partition_from_parquet`).
 """
 
 from __future__ import annotations
@@ -60,30 +62,29 @@ class HeatIndexReport:
 
 @dataclass
 class HeatIndexDay:
-    report: HeatIndexReport
-    readings: pl.DataFrame  # valid readings with their heat index, for the warehouse
-    quarantine: pl.DataFrame
+    report: HeatIndexReport  # report.output_keys: the day's heat-index parts, for the warehouse
+    quarantine: pl.DataFrame  # the quarantined readings (a small share of the day)
 
 
 def with_heat_index(valid: pl.DataFrame, day: dt.date, window: str = DEFAULT_ROLLING_WINDOW) -> pl.DataFrame:
-    """Valid readings -> the heat_index_readings columns, in the input's order.
+    """Valid readings, sorted by city then time -> the heat_index_readings columns, same order.
 
     The rolling mean is time-based: the mean of the city's heat index over the trailing
     `window` ending at (and including) the reading, so a missing minute shortens the
-    window's count instead of reaching further back.
+    window's count instead of reaching further back. It relies on the input being sorted
+    by (city_id, reading_at), which `split_readings` guarantees (it sorts only when needed).
     """
-    temperature_f = celsius_to_fahrenheit("temperature_c")
+    temperature_f = pl.col("temperature_f")
     return (
-        # Lazy: the optimizer computes each branch of the heat index formula once.
         valid.lazy()
         .select(
             pl.lit(day, pl.Date).alias("reading_date"),
             "city_id",
             "reading_at",
-            temperature_f.alias("temperature_f"),
+            celsius_to_fahrenheit("temperature_c").alias("temperature_f"),
             "relative_humidity",
-            heat_index_f(temperature_f, "relative_humidity").alias("heat_index_f"),
         )
+        .with_columns(heat_index_f(temperature_f, "relative_humidity").alias("heat_index_f"))
         .with_columns(
             heat_risk("heat_index_f").alias("heat_risk"),
             pl.col("heat_index_f")
@@ -95,14 +96,34 @@ def with_heat_index(valid: pl.DataFrame, day: dt.date, window: str = DEFAULT_ROL
     )
 
 
-def _block_bounds(low: int, high: int, blocks: int) -> list[tuple[int, int]]:
-    step = max(1, math.ceil((high - low + 1) / blocks))
-    return [(start, min(start + step, high + 1)) for start in range(low, high + 1, step)]
+def _block_filters(known_city_ids: pl.Series, rows_in: int, block_rows: int) -> list[pl.Expr]:
+    """City-range filters covering every reading: blocks of known cities of about `block_rows`
+    readings; the first block also takes rows without a city and ids below the known ones,
+    the last one ids above them, so unknown ids land in some block too."""
+    ids = known_city_ids.drop_nulls().unique().sort()
+    blocks = max(1, min(ids.len(), math.ceil(rows_in / max(1, block_rows))))
+    starts = ids.gather_every(math.ceil(ids.len() / blocks)).to_list() if ids.len() else []
+    city = pl.col("city_id")
+    filters = []
+    for i in range(max(1, len(starts))):
+        lower = city >= starts[i] if i > 0 else None
+        upper = city < starts[i + 1] if i + 1 < len(starts) else None
+        if lower is None and upper is None:
+            filters.append(pl.lit(True))
+        elif lower is None:
+            filters.append(upper.fill_null(True))  # readings without a city have no block of their own
+        else:
+            filters.append(lower if upper is None else lower & upper)
+    return filters
+
+
+# zstd level 1: a quarter larger than the default level but less than half the time to write.
+PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 1}
 
 
 def _write_parquet(storage: ObjectStorage, frame: pl.DataFrame, key: str) -> None:
     with storage.staging_file(key) as path:
-        frame.write_parquet(path)
+        frame.write_parquet(path, **PARQUET_OPTIONS)
         storage.upload_file(path, key)
 
 
@@ -112,7 +133,10 @@ def compute_heat_index_day(
     window: str = DEFAULT_ROLLING_WINDOW,
     block_rows: int = DEFAULT_BLOCK_ROWS,
 ) -> HeatIndexDay:
-    """Validate, enrich and write one day; return what the warehouse needs and the figures."""
+    """Validate, enrich and write one day; return the quarantine and the figures.
+
+    The enriched readings are in the Parquet parts listed in `report.output_keys`.
+    """
     started = time.perf_counter()
     date = dt.date.fromisoformat(day)
     report = HeatIndexReport(day=day, quarantine_key=quarantine_key(day))
@@ -125,46 +149,44 @@ def compute_heat_index_day(
         city_path = stack.enter_context(storage.local_copy(cities_key(day)))
         known_city_ids = pl.read_parquet(city_path, columns=["city_id"])["city_id"]
         scan = pl.scan_parquet(paths, schema=READINGS_SCHEMA)
-        stats = scan.select(
-            pl.len().alias("rows"), pl.col("city_id").min().alias("low"), pl.col("city_id").max().alias("high")
-        ).collect()
-        report.rows_in = stats["rows"][0]
-        low, high = stats["low"][0] or 0, stats["high"][0] or 0
-        bounds = _block_bounds(low, high, max(1, math.ceil(report.rows_in / block_rows)))
+        report.rows_in = scan.select(pl.len()).collect().item()  # from the Parquet footers
+        filters = _block_filters(known_city_ids, report.rows_in, block_rows)
 
-        enriched_blocks, quarantined_blocks, reasons = [], [], Counter()
-        for part, (start, stop) in enumerate(bounds):
-            in_block = pl.col("city_id").is_between(start, stop, closed="left")
-            if part == 0:  # readings without a city have no block of their own
-                in_block = in_block.fill_null(True)
+        quarantined_blocks, reasons = [], Counter()
+        for part, in_block in enumerate(filters):
             readings = scan.filter(in_block).collect(engine="streaming")
             report.input_mb += readings.estimated_size("mb")
             valid, quarantined = split_readings(readings, known_city_ids)
             del readings
             enriched = with_heat_index(valid, date, window)
+            report.rows_valid += enriched.height
             del valid
             key = heat_index_key(day, part)
             _write_parquet(storage, enriched, key)
+            del enriched
             report.output_keys.append(key)
-            enriched_blocks.append(enriched)
-            quarantined_blocks.append(quarantined)
-            reasons.update(dict(quarantined["reason"].value_counts().iter_rows()))
-        report.blocks = len(bounds)
+            if quarantined.height:
+                quarantined_blocks.append(quarantined)
+                reasons.update(dict(quarantined["reason"].value_counts().iter_rows()))
+        report.blocks = len(filters)
 
         # A rerun with fewer blocks must not leave an earlier run's parts behind.
         for stale in set(storage.list_keys(heat_index_prefix(day))) - set(report.output_keys):
             storage.delete(stale)
 
-        quarantine = pl.concat(quarantined_blocks).with_columns(
-            pl.lit(date, pl.Date).alias("reading_date")
-        ).select("reading_date", *READINGS_SCHEMA, "reason")
+        quarantine = (
+            pl.concat(quarantined_blocks)
+            if quarantined_blocks
+            else pl.DataFrame(schema={**READINGS_SCHEMA, "reason": pl.String})
+        )
+        quarantine = quarantine.with_columns(pl.lit(date, pl.Date).alias("reading_date")).select(
+            "reading_date", *READINGS_SCHEMA, "reason"
+        )
         _write_parquet(storage, quarantine, report.quarantine_key)
-        readings_out = pl.concat(enriched_blocks, rechunk=False)
-        del enriched_blocks, quarantined_blocks
+        del quarantined_blocks
 
-    report.rows_valid = readings_out.height
     report.rows_quarantined = quarantine.height
     report.quarantine_reasons = dict(sorted(reasons.items()))
     report.peak_rss_mb = peak.mib
     report.seconds = time.perf_counter() - started
-    return HeatIndexDay(report=report, readings=readings_out, quarantine=quarantine)
+    return HeatIndexDay(report=report, quarantine=quarantine)

@@ -47,7 +47,7 @@ def reason_rules(known_city_ids: pl.Series) -> dict[str, pl.Expr]:
         "humidity_missing": humidity_missing,
         "humidity_out_of_range": ~humidity_missing & ~humidity.is_between(0.0, 100.0),
         # Needs every reading of the city in the same frame, sorted by city and time
-        # (split_readings sorts): a copy is then next to its twin, cheaper than a group-by.
+        # (split_readings sorts when needed): a copy is then next to its twin, cheaper than a group-by.
         "duplicate_reading": city.is_not_null()
         & at.is_not_null()
         & (
@@ -74,10 +74,26 @@ def _reason_from(flags: dict[str, pl.Expr]) -> pl.Expr:
     )
 
 
-def _sorted_by_city_and_time() -> pl.Expr:
+def is_sorted_by_city_and_time(readings: pl.DataFrame) -> bool:
+    """True if `readings` (no null city or time) is sorted by city, then time.
+
+    One cheap pass: city_id's own sortedness (often a known flag) first, then the time
+    only needs to be ascending where the city stays the same.
+    """
+    if readings.height < 2:
+        return True
+    if not readings["city_id"].is_sorted():
+        return False
     city, at = pl.col("city_id"), pl.col("reading_at")
-    in_order = (city.diff() > 0) | ((city.diff() == 0) & (at.diff() >= 0))
-    return in_order.fill_null(True).all() & city.is_not_null().all() & at.is_not_null().all()
+    return readings.select(((city.diff() != 0) | (at.diff() >= 0)).fill_null(True).all()).item()
+
+
+def _sorted(readings: pl.DataFrame) -> pl.DataFrame:
+    """`readings` sorted by city and time: trusted when it already is (the usual feed), else sorted."""
+    if not is_sorted_by_city_and_time(readings):
+        readings = readings.sort(["city_id", "reading_at"])
+    # Tell polars, so the rolling mean and group-wise work downstream take their sorted fast paths.
+    return readings.with_columns(pl.col("city_id").set_sorted())
 
 
 def split_readings(readings: pl.DataFrame, known_city_ids: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -85,23 +101,34 @@ def split_readings(readings: pl.DataFrame, known_city_ids: pl.Series) -> tuple[p
 
     Both come back sorted by city and time (rows without a city or time last).
     """
-    # Feeds arrive sorted more often than not; checking is a tenth of the cost of sorting.
-    if not readings.select(_sorted_by_city_and_time()).item():
-        readings = readings.sort(["city_id", "reading_at"], nulls_last=True)
+    city, at = pl.col("city_id"), pl.col("reading_at")
     rules = reason_rules(known_city_ids)
-    # Cheap boolean flags on every row; the reason text only for the few flagged rows.
-    # Lazy: the optimizer evaluates the shared sub-expressions of the rules once.
-    flagged = (
-        readings.lazy()
-        .with_columns(**{f"_{name}": rule for name, rule in rules.items()})
-        .with_columns(_invalid=pl.any_horizontal(f"_{name}" for name in rules))
-        .collect()
-    )
-    helpers = [f"_{name}" for name in rules] + ["_invalid"]
-    valid = flagged.filter(~pl.col("_invalid")).drop(helpers)
-    quarantined = (
-        flagged.filter(pl.col("_invalid"))
-        .with_columns(_reason_from({name: pl.col(f"_{name}") for name in rules}))
-        .drop(helpers)
-    )
-    return valid, quarantined
+    # Rows without a city or time are invalid whatever else they hold, and cannot be
+    # ordered: set them aside (usually there are none, and then nothing is copied).
+    unplaced = None
+    if readings["city_id"].null_count() or readings["reading_at"].null_count():
+        placed = city.is_not_null() & at.is_not_null()
+        unplaced = readings.filter(~placed).sort(["city_id", "reading_at"], nulls_last=True)
+        readings = readings.filter(placed)
+    # Feeds arrive sorted more often than not; checking is a tenth of the cost of sorting.
+    readings = _sorted(readings)
+
+    # One boolean per row, in one lazy pass (the optimizer shares the rules' common parts);
+    # the reason text is built only for the few flagged rows.
+    invalid = readings.lazy().select(pl.any_horizontal(*rules.values())).collect().to_series()
+    quarantined = []
+    if invalid.any():
+        # The duplicate rule looks at neighbours, so it is evaluated before filtering.
+        flagged = readings.with_columns(_duplicate=rules["duplicate_reading"]).filter(invalid)
+        quarantined.append(
+            flagged.with_columns(_reason_from({**rules, "duplicate_reading": pl.col("_duplicate")})).drop("_duplicate")
+        )
+        readings = readings.filter(~invalid)
+    if unplaced is not None and unplaced.height:
+        # Without a city or time, no reading can be another's duplicate.
+        quarantined.append(unplaced.with_columns(_reason_from({**rules, "duplicate_reading": pl.lit(False)})))
+    if quarantined:
+        quarantine = pl.concat(quarantined)
+    else:
+        quarantine = readings.clear().with_columns(reason=pl.lit(None, pl.String))
+    return readings, quarantine

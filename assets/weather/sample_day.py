@@ -13,7 +13,9 @@ impossible temperatures, humidity outside 0-100, and duplicated timestamps.
 Layout, per day under `weather-readings/<date>/`:
 - `cities.parquet`: city_id, city_name, latitude, longitude, region (climate zone);
 - `readings-NNN.parquet`: city_id (int32), reading_at (UTC, naive, microseconds),
-  temperature_c (float64), relative_humidity (float64, percent); sorted by city and time.
+  temperature_c (float64), relative_humidity (float64, percent); sorted by city and time
+  within and across files (readings of unknown cities in the last file, rows without a
+  city at the end of each file).
 """
 
 from __future__ import annotations
@@ -180,11 +182,21 @@ def write_sample_day(
         city_table.write_parquet(path)
         storage.upload_file(path, cities_key(day))
     keys.append(cities_key(day))
-    for part, start in enumerate(range(0, cities, CITIES_PER_FILE)):
+    starts = list(range(0, cities, CITIES_PER_FILE))
+    unknown: list[pl.DataFrame] = []
+    for part, start in enumerate(starts):
         block = city_table.slice(start, CITIES_PER_FILE)
         readings = _readings_for(block, date, rng)
         if defects:
-            readings = _with_defects(readings, rng, unknown_city=cities + 1_000 + part)
+            unknown_city = cities + 1_000 + part
+            readings = _with_defects(readings, rng, unknown_city=unknown_city)
+            # Unknown ids are above every known one: they go to the last file, so the day
+            # stays sorted by (city, time) across files, as the feed delivers it (rows
+            # without a city come last in each file).
+            unknown.append(readings.filter(pl.col("city_id") == unknown_city))
+            readings = readings.filter(pl.col("city_id").ne_missing(unknown_city))
+            if part == len(starts) - 1:
+                readings = pl.concat([readings, *unknown]).sort(["city_id", "reading_at"], nulls_last=True)
         key = f"{readings_prefix(day)}readings-{part:03d}.parquet"
         with storage.staging_file(key) as path:
             readings.write_parquet(path, row_group_size=256 * 1024)

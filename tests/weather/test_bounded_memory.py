@@ -18,7 +18,8 @@ def test_peak_memory_per_partition_does_not_grow(storage, warehouse):
         gc.collect()
         with PeakRss() as peak:
             result = compute_heat_index_day(storage, day, block_rows=150_000)
-            warehouse.replace_partition("raw.heat_index_readings", result.readings, "reading_date", dt.date.fromisoformat(day))
+            parts = [storage.uri(key) for key in result.report.output_keys]
+            warehouse.replace_partition_from_parquet("raw.heat_index_readings", parts, "reading_date", dt.date.fromisoformat(day))
             del result
             gc.collect()
         peaks.append(peak.bytes)
