@@ -1,0 +1,201 @@
+"""The production warehouse: Snowflake through snowflake-connector-python.
+
+Same contract as `DuckDBWarehouse`: a partition load replaces the partition's rows in one
+transaction, so a rerun never appends and a failed load leaves the previous rows in place.
+Identifiers are written unquoted, so Snowflake stores them upper-case and dbt's unquoted
+`raw.job_postings` / `posting_date` resolve to them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from resources.warehouse import Warehouse, _split_table
+
+
+def snowflake_type(dtype: pl.DataType) -> str:
+    """The Snowflake column type for a polars dtype (raises on types with no safe mapping)."""
+    # A column that is null in every row has no type of its own; varchar holds any later value.
+    if dtype in (pl.String, pl.Categorical, pl.Null) or isinstance(dtype, pl.Enum):
+        return "varchar"
+    if dtype == pl.Boolean:
+        return "boolean"
+    if dtype == pl.Date:
+        return "date"
+    if dtype == pl.Time:
+        return "time"
+    if isinstance(dtype, pl.Datetime):
+        return "timestamp_tz" if dtype.time_zone else "timestamp_ntz"
+    if isinstance(dtype, pl.Decimal):
+        return f"number({dtype.precision or 38},{dtype.scale or 0})"
+    if dtype.is_integer():
+        return "number(38,0)"
+    if dtype.is_float():
+        return "float"
+    if dtype == pl.Binary:
+        return "binary"
+    raise TypeError(f"no Snowflake type for polars dtype {dtype}")
+
+
+class SnowflakeWarehouse(Warehouse):
+    """Tables in a Snowflake database; the production warehouse dbt builds on."""
+
+    account: str = Field(description="Account identifier, e.g. `xy12345.eu-west-1`.")
+    user: str
+    password: str | None = Field(
+        default=None, description="Omit when using `authenticator` or `private_key_path`."
+    )
+    authenticator: str | None = Field(
+        default=None, description="e.g. `externalbrowser`, `oauth`; default is password auth."
+    )
+    private_key_path: str | None = Field(default=None, description="Key-pair auth (PEM file).")
+    role: str | None = None
+    warehouse: str | None = None
+    database: str
+    schema_: str = Field(alias="schema", description="Default schema of the session.")
+    host: str | None = Field(default=None, description="Only for a proxy or a local fake.")
+    port: int | None = None
+    protocol: str | None = None
+
+    @classmethod
+    def from_environment(cls) -> SnowflakeWarehouse:
+        """Every setting from the same `SNOWFLAKE_*` variables dbt's `snowflake` target reads."""
+        optional = {
+            field: dg.EnvVar(var)
+            for field, var in [
+                ("password", "SNOWFLAKE_PASSWORD"),
+                ("authenticator", "SNOWFLAKE_AUTHENTICATOR"),
+                ("private_key_path", "SNOWFLAKE_PRIVATE_KEY_PATH"),
+                ("host", "SNOWFLAKE_HOST"),
+                ("protocol", "SNOWFLAKE_PROTOCOL"),
+            ]
+            if dg.EnvVar(var).get_value()
+        }
+        if dg.EnvVar("SNOWFLAKE_PORT").get_value():
+            optional["port"] = dg.EnvVar.int("SNOWFLAKE_PORT")
+        return cls(
+            account=dg.EnvVar("SNOWFLAKE_ACCOUNT"),
+            user=dg.EnvVar("SNOWFLAKE_USER"),
+            role=dg.EnvVar("SNOWFLAKE_ROLE"),
+            warehouse=dg.EnvVar("SNOWFLAKE_WAREHOUSE"),
+            database=dg.EnvVar("SNOWFLAKE_DATABASE"),
+            schema=dg.EnvVar("SNOWFLAKE_SCHEMA"),
+            **optional,
+        )
+
+    @contextmanager
+    def _connect(self) -> Iterator[object]:
+        # Looked up at call time (not imported by name) so test fakes that patch the module apply.
+        import snowflake.connector
+
+        settings = {
+            "account": self.account,
+            "user": self.user,
+            "password": self.password,
+            "authenticator": self.authenticator,
+            "private_key_file": self.private_key_path,
+            "role": self.role,
+            "warehouse": self.warehouse,
+            "database": self.database,
+            "schema": self.schema_,
+            "host": self.host,
+            "port": self.port,
+            "protocol": self.protocol,
+        }
+        con = snowflake.connector.connect(
+            **{k: v for k, v in settings.items() if v is not None},
+            autocommit=True,
+            session_parameters={"QUERY_TAG": "fieldwork"},
+        )
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def replace_partition(
+        self, table: str, frame: pl.DataFrame, partition_column: str, partition_value: object
+    ) -> int:
+        from snowflake.connector import pandas_tools
+
+        schema, name = _split_table(table)
+        if partition_column not in frame.columns:
+            raise ValueError(f"{table}: partition column {partition_column!r} is not in the frame")
+        try:
+            columns = {column: snowflake_type(dtype) for column, dtype in frame.schema.items()}
+        except TypeError as error:
+            raise TypeError(f"{table}: {error}") from error
+        ddl = ", ".join(f"{column} {kind}" for column, kind in columns.items())
+        names = ", ".join(columns)
+        # The incoming rows land in a transient side table first: write_pandas (PUT + COPY) and
+        # every DDL statement commit implicitly in Snowflake, so they must all happen before the
+        # transaction that swaps the partition. (Transient rather than temporary: it lives in the
+        # same schema, which fakesnow supports too; it is dropped whatever happens.)
+        incoming = f"{name}__incoming_{uuid.uuid4().hex[:12]}"
+
+        with self._connect() as con:
+            cur = con.cursor()
+            try:
+                cur.execute(f"create schema if not exists {schema}")
+                cur.execute(f"create table if not exists {schema}.{name} ({ddl})")
+                cur.execute(f"create transient table {schema}.{incoming} ({ddl})")
+                if frame.height:
+                    written, _, rows, _ = pandas_tools.write_pandas(
+                        con,
+                        _to_pandas(frame),
+                        table_name=incoming.upper(),
+                        schema=schema.upper(),
+                        quote_identifiers=False,
+                        use_logical_type=True,
+                    )
+                    if not written or rows != frame.height:
+                        raise RuntimeError(f"staged {rows} of {frame.height} rows")
+                cur.execute("begin")
+                try:
+                    cur.execute(
+                        f"delete from {schema}.{name} where {partition_column} = %s",
+                        (partition_value,),
+                    )
+                    cur.execute(
+                        f"insert into {schema}.{name} ({names}) select {names} from {schema}.{incoming}"
+                    )
+                    cur.execute("commit")
+                except Exception:
+                    cur.execute("rollback")
+                    raise
+            except Exception as error:
+                raise RuntimeError(
+                    f"loading {frame.height} rows into {table} "
+                    f"({partition_column} = {partition_value!r}) failed; its previous rows are "
+                    f"unchanged: {error}"
+                ) from error
+            finally:
+                try:
+                    cur.execute(f"drop table if exists {schema}.{incoming}")
+                except Exception:  # never hide the load's own error behind the clean-up's
+                    pass
+        return frame.height
+
+    def query(self, sql: str) -> pl.DataFrame:
+        """Run `sql`; column names come back lower-case, as from `DuckDBWarehouse`."""
+        with self._connect() as con:
+            cur = con.cursor()
+            cur.execute(sql)
+            frame = pl.from_pandas(cur.fetch_pandas_all())
+        return frame.rename({column: column.lower() for column in frame.columns})
+
+
+def _to_pandas(frame: pl.DataFrame):
+    """Pandas frame for write_pandas, with upper-case column names to match unquoted DDL."""
+    pdf = frame.to_pandas()
+    # Dates must reach parquet as dates, not timestamps, to load into DATE columns.
+    for column, dtype in frame.schema.items():
+        if dtype == pl.Date:
+            pdf[column] = frame[column].to_list()
+    pdf.columns = [column.upper() for column in pdf.columns]
+    return pdf

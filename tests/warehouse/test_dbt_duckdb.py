@@ -1,0 +1,70 @@
+"""The postings models built by dbt through Dagster on the local DuckDB warehouse."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from resources.warehouse import DuckDBWarehouse
+from tests.warehouse.conftest import RAW_TABLE, expected_mart, normalize_mart
+from tests.warehouse.dbt_runs import check_results, materialize_postings_models, row_counts
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def duckdb_warehouse(tmp_path, monkeypatch) -> DuckDBWarehouse:
+    path = tmp_path / "warehouse.duckdb"
+    monkeypatch.setenv("FIELDWORK_WAREHOUSE", "duckdb")
+    monkeypatch.setenv("FIELDWORK_DUCKDB_PATH", str(path))
+    return DuckDBWarehouse(path=str(path))
+
+
+def load(warehouse, raw: pl.DataFrame) -> None:
+    for (day,), partition in raw.partition_by("posting_date", as_dict=True).items():
+        warehouse.replace_partition(RAW_TABLE, partition, "posting_date", day)
+
+
+def test_mart_matches_python_and_dbt_tests_pass_as_checks(
+    duckdb_warehouse, raw_job_postings, dbt_project_dir
+):
+    load(duckdb_warehouse, raw_job_postings)
+
+    result = materialize_postings_models(dbt_project_dir)
+
+    assert result.success
+    mart = duckdb_warehouse.query("select * from analytics.postings_by_company_seniority")
+    assert_frame_equal(normalize_mart(mart), expected_mart(raw_job_postings), check_exact=False)
+    assert set(mart["seniority_level"]) == set(range(1, 8))
+
+    checks = check_results(result)
+    assert checks, "dbt tests did not surface as asset checks"
+    assert all(checks.values()), {name for name, passed in checks.items() if not passed}
+    assert "assert_company_shares_sum_to_one" in checks
+    assert "accepted_values_stg_postings__job_postings_seniority_level__False__1__2__3__4__5__6__7" in checks
+
+    counts = row_counts(result)
+    assert counts["postings_by_company_seniority"] == mart.height
+    assert counts["seniority_levels"] == 7
+
+
+
+def test_an_unknown_seniority_fails_the_named_checks(
+    duckdb_warehouse, raw_job_postings, dbt_project_dir
+):
+    broken = raw_job_postings.with_columns(
+        pl.when(pl.col("line_number") == 3).then(9).otherwise(pl.col("seniority")).alias("seniority")
+    )
+    load(duckdb_warehouse, broken)
+
+    result = materialize_postings_models(dbt_project_dir, raise_on_error=False)
+
+    assert not result.success
+    failed = {name for name, passed in check_results(result).items() if not passed}
+    assert failed == {
+        "accepted_values_stg_postings__job_postings_seniority_level__False__1__2__3__4__5__6__7",
+        "relationships_stg_postings__job_postings_seniority_level__seniority_level__ref_seniority_levels_",
+    }
+    # dbt build skips the mart once its input failed a test: no bad figures reach BI tools.
+    assert "postings_by_company_seniority" not in row_counts(result)
