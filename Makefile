@@ -15,10 +15,14 @@ $(STAMP): pyproject.toml requirements.lock
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check "uv>=0.5"
 	$(UV) pip sync --quiet --python $(PY) requirements.lock
 	$(UV) pip install --quiet --python $(PY) --no-deps -e .
-	mkdir -p $(DAGSTER_HOME)
 	touch $@
 
-setup: $(STAMP)
+# The local Dagster instance: SQLite under DAGSTER_HOME, no telemetry.
+$(DAGSTER_HOME)/dagster.yaml:
+	mkdir -p $(DAGSTER_HOME)
+	printf 'telemetry:\n  enabled: false\n' > $@
+
+setup: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
 demo: setup
 	$(PY) -m scripts.demo $(DEMO_ARGS)

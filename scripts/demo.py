@@ -1,8 +1,9 @@
 """`make demo`: the whole platform on the local defaults, from a fresh clone.
 
-Generates a sample day of job postings and weather readings, materializes the postings
-and weather assets and the dbt warehouse through Dagster (runs recorded under
-DAGSTER_HOME, so `make dev` shows them), and prints what it did and where results are.
+Generates a sample day of job postings and of weather readings, runs the platform's main
+job (`fieldwork_daily`: postings, weather, then the dbt warehouse) through Dagster, with
+the runs recorded under DAGSTER_HOME so `make dev` shows them, and prints what it did
+and where the results are.
 """
 
 import argparse
@@ -14,7 +15,8 @@ import dagster as dg
 
 from assets.postings.augment import output_prefix
 from assets.postings.sample import write_sample_day
-from resources import build_resources, environment
+from assets.weather.demo import weather_summary, write_demo_day
+from resources import build_storage, environment
 
 
 def metadata_of(result: dg.ExecuteInProcessResult, asset: str) -> dict:
@@ -24,39 +26,43 @@ def metadata_of(result: dg.ExecuteInProcessResult, asset: str) -> dict:
     return {}
 
 
-def run_postings(defs: dg.Definitions, day: str, lines: int, instance: dg.DagsterInstance) -> list[str]:
-    storage = build_resources()["storage"]
-    sample = write_sample_day(storage, day, lines=lines, files=4)
-    job = defs.resolve_job_def("postings_daily")
-    result = job.execute_in_process(partition_key=day, instance=instance)
+def postings_summary(result, storage, day: str, sample) -> list[str]:
     meta = metadata_of(result, "augmented_job_postings")
-    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    if not meta:
+        return [f"postings {day}: not materialized in this run"]
+    checks = {
+        e.check_name: e.passed
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key == dg.AssetKey("augmented_job_postings")
+    }
     return [
         f"postings {day}: {sample.lines:,} sample lines ({sample.bytes / 1e6:.0f} MB) in {len(sample.keys)} files",
         f"  lines in {meta['lines_in']:,}, out {meta['lines_out']:,}, quarantined {meta['lines_quarantined']:,}",
         f"  distinct pairs {meta['distinct_pairs']:,}, cache hits {meta['cache_hits']:,}, "
         f"model calls {meta['model_calls']:,} ({meta['items_sent']:,} items), {meta['seconds']:.1f} s",
         f"  cache: {meta['cache_status']}; model {meta['model_version']}",
-        f"  checks: " + ", ".join(f"{name} {'passed' if ok else 'FAILED'}" for name, ok in checks.items()),
-        f"  output: {storage.uri(output_prefix(day))}",
+        "  checks: " + ", ".join(f"{name} {'passed' if ok else 'FAILED'}" for name, ok in checks.items()),
+        f"  output: {storage.uri(output_prefix(day))} and raw.job_postings",
     ]
 
 
-def run_warehouse(defs: dg.Definitions, instance: dg.DagsterInstance) -> list[str]:
-    from assets.warehouse.assets import fieldwork_dbt_assets
-
-    started = time.perf_counter()
-    result = dg.materialize(
-        [fieldwork_dbt_assets], resources={"dbt": build_resources()["dbt"]}, instance=instance
-    )
-    checks = result.get_asset_check_evaluations()
-    failed = [e.check_name for e in checks if not e.passed]
-    models = len(result.get_asset_materialization_events())
-    return [
-        f"warehouse: dbt built {models} models, {len(checks)} dbt tests as asset checks, "
-        f"{len(failed)} failed, in {time.perf_counter() - started:.1f} s",
-        f"  DuckDB file: {environment.duckdb_path()}",
-    ] + ([f"  failed checks: {failed}"] if failed else [])
+def warehouse_summary(result) -> list[str]:
+    dbt_checks = [
+        e for e in result.get_asset_check_evaluations()
+        if e.asset_key.to_user_string() not in ("augmented_job_postings", "heat_index_readings", "weather_quarantine")
+    ]
+    failed = sorted(e.check_name for e in dbt_checks if not e.passed)
+    python_assets = {"raw_job_postings", "augmented_job_postings", "weather_readings", "heat_index_readings", "weather_quarantine"}
+    models = [
+        e.asset_key.to_user_string() for e in result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() not in python_assets
+    ]
+    lines = [
+        f"warehouse: dbt built {len(models)} models and seeds; {len(dbt_checks)} dbt tests ran as asset checks, "
+        f"{len(failed)} failed",
+        f"  DuckDB file: {environment.duckdb_path()} (schema analytics; raw tables in schema raw)",
+    ]
+    return lines + ([f"  failed: {failed}"] if failed else [])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,21 +73,31 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     lines = 8_000_000 if args.full_scale else args.postings
 
-    from assets.weather.demo import run_weather_demo
     from definitions import defs
 
-    instance = dg.DagsterInstance.get()
-    report: list[str] = []
     started = time.perf_counter()
-    report += run_postings(defs, args.date, lines, instance)
-    report += run_weather_demo(args.date, args.full_scale, instance)
-    report += run_warehouse(defs, instance)
-    report += [
-        f"done in {time.perf_counter() - started:.0f} s. Data under {environment.data_dir()}; "
-        "`make dev` opens the Dagster UI with these runs.",
-    ]
-    print("\n".join(["", "fieldwork demo", "=" * 14, *report]))
-    return 0
+    storage = build_storage()
+    sample = write_sample_day(storage, args.date, lines=lines, files=4)
+    cities, weather_seconds = write_demo_day(storage, args.date, args.full_scale)
+
+    result = defs.resolve_job_def("fieldwork_daily").execute_in_process(
+        partition_key=args.date,
+        instance=dg.DagsterInstance.get(),
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+    )
+    report = (
+        postings_summary(result, storage, args.date, sample)
+        + weather_summary(result, storage, args.date, cities, weather_seconds)
+        + warehouse_summary(result)
+    )
+    status = "succeeded" if result.success else "FAILED (see the run in `make dev`)"
+    report.append(
+        f"run {result.run_id[:8]} {status} in {time.perf_counter() - started:.0f} s. "
+        f"Data under {environment.data_dir()}; `make dev` opens the Dagster UI with this run."
+    )
+    print("\n".join(["", "fieldwork demo", "==============", *report]))
+    return 0 if result.success else 1
 
 
 if __name__ == "__main__":

@@ -6,8 +6,6 @@ import time
 
 import dagster as dg
 
-from assets.weather.assets import heat_index_readings, weather_readings
-from assets.weather.checks import heat_index_is_sane, readings_reconcile
 from assets.weather.layout import heat_index_prefix, quarantine_key
 from assets.weather.sample_day import FULL_SCALE_CITIES, write_sample_day
 
@@ -21,34 +19,26 @@ def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
     return {}
 
 
-def run_weather_demo(
-    partition_date: str,
-    full_scale: bool,
-    instance: dg.DagsterInstance,
-    resources: dict[str, object] | None = None,
-) -> list[str]:
-    """Generate `partition_date` (500 cities, or 15,000 at full scale), materialize the
-    weather assets and their checks, and return summary lines."""
-    if resources is None:
-        from resources import build_storage, build_warehouse
-
-        resources = {"storage": build_storage(), "warehouse": build_warehouse()}
-    storage = resources["storage"]
+def write_demo_day(storage, partition_date: str, full_scale: bool) -> tuple[int, float]:
+    """Generate the day's readings (500 cities, or 15,000 at full scale); cities and seconds."""
     cities = FULL_SCALE_CITIES if full_scale else DEMO_CITIES
     started = time.perf_counter()
-    sample = write_sample_day(storage, partition_date, cities=cities)
-    generated = time.perf_counter() - started
-    result = dg.materialize(
-        [weather_readings, heat_index_readings, readings_reconcile, heat_index_is_sane],
-        partition_key=partition_date,
-        resources={"storage": storage, "warehouse": resources["warehouse"]},
-        instance=instance,
-    )
+    write_sample_day(storage, partition_date, cities=cities)
+    return cities, time.perf_counter() - started
+
+
+def weather_summary(
+    result: dg.ExecuteInProcessResult, storage, partition_date: str, cities: int, generated: float
+) -> list[str]:
+    """What the weather assets of a run did, as lines for a person."""
     meta = _metadata(result, "heat_index_readings")
     quarantine = _metadata(result, "weather_quarantine")
+    if not meta:
+        return [f"weather {partition_date}: not materialized in this run"]
     checks = {
         e.check_name: e.passed
         for e in result.get_asset_check_evaluations()
+        if e.asset_key.to_user_string() in ("heat_index_readings", "weather_quarantine", "weather_readings")
     }
     return [
         f"weather {partition_date}: {cities:,} cities x 1,440 minutes generated in {generated:.1f} s",
