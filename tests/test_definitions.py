@@ -47,7 +47,7 @@ def test_every_family_is_assembled():
 
 def test_checks_jobs_sensors_and_resources_are_there():
     checks = {
-        (key.asset_key.to_user_string(), key.name) for key in defs.resolve_all_asset_check_keys()
+        (key.asset_key.to_user_string(), key.name) for key in defs.resolve_asset_graph().asset_check_keys
     }
     assert EXPECTED_CHECKS <= checks
     # dbt tests surface as asset checks on their models.
