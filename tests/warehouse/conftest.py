@@ -10,18 +10,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from assets.postings.augment import WAREHOUSE_SCHEMA
 from assets.warehouse.project import DBT_PROJECT_DIR
+from model_servers.seniority.classifier import LEVELS as LEVEL_NAMES
 
 RAW_TABLE = "raw.job_postings"
-LEVEL_NAMES = {
-    1: "Entry",
-    2: "Junior",
-    3: "Associate",
-    4: "Manager",
-    5: "Director",
-    6: "Executive",
-    7: "Senior Executive",
-}
 SNOWFLAKE_ENV = {
     "FIELDWORK_WAREHOUSE": "snowflake",
     "SNOWFLAKE_ACCOUNT": "fakesnow",
@@ -53,19 +46,7 @@ def _postings(day: dt.date, source_key: str, rows: list[tuple[str, str, int]]) -
             ],
             "seniority": [level for _, _, level in rows],
         },
-        schema={
-            "posting_date": pl.Date,
-            "source_key": pl.String,
-            "line_number": pl.Int64,
-            "posting_id": pl.String,
-            "company": pl.String,
-            "title": pl.String,
-            "company_normalized": pl.String,
-            "title_normalized": pl.String,
-            "location": pl.String,
-            "posted_at": pl.String,
-            "seniority": pl.Int32,
-        },
+        schema=WAREHOUSE_SCHEMA,
     )
 
 
