@@ -137,7 +137,8 @@ def run(lines: int = 2_000_000, files: int = 8, per_line_sample: int = 50_000, k
                     expected_model_calls=math.ceil(report.cache_misses / model_def.batch_size),
                     lines_out=report.lines_out,
                 )
-                print(f"    {report.summary()}", flush=True)
+                print(f"    {report.summary()}; phases {report.phase_seconds}", flush=True)
+                results[label]["phase_seconds"] = report.phase_seconds
                 del out
 
             sample = min(per_line_sample, lines)

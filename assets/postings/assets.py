@@ -80,6 +80,7 @@ def augmented_job_postings(
             "items_sent": report.items_sent,
             "model_version": report.model_version,
             "seconds": round(report.seconds, 3),
+            "phase_seconds": report.phase_seconds,
             "files": report.files,
             "warehouse_rows": loaded,
             "warehouse_table": WAREHOUSE_TABLE,

@@ -100,6 +100,13 @@ class AugmentReport:
     output_keys: list[str] = field(default_factory=list)
     quarantine_key: str = ""
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    # Where the time went: read, pairs, levels (cache + model), write.
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+
+    def lap(self, phase: str, since: float) -> float:
+        now = time.perf_counter()
+        self.phase_seconds[phase] = round(self.phase_seconds.get(phase, 0.0) + now - since, 3)
+        return now
 
     @property
     def expected_model_calls(self) -> int:
@@ -192,6 +199,7 @@ def augment_postings(
         with storage.local_copy(key) as path:
             parsed.append(parse_postings_file(path, key))
     report.lines_in = sum(p.lines_in for p in parsed)
+    lap = report.lap("read", started)
 
     pairs = _normalized_pairs(parsed) if parsed else None
     if pairs is not None and pairs.height:
@@ -204,7 +212,9 @@ def augment_postings(
             .sort("company_normalized", "title_normalized")
         )
         report.distinct_pairs = distinct.height
+        lap = report.lap("pairs", lap)
         distinct = _levels_for(distinct, cache, model, report) if distinct.height else distinct
+        lap = report.lap("levels", lap)
         pairs = pairs.join(
             distinct, on=["company_normalized", "title_normalized"], how="left", nulls_equal=True
         )
@@ -276,6 +286,7 @@ def augment_postings(
             storage.delete(key)
 
     report.output_keys = written
+    report.lap("write", lap)
     report.seconds = time.perf_counter() - started
     postings = (
         pl.concat(warehouse_rows)
