@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -194,10 +195,13 @@ def augment_postings(
     keys = posting_files(storage, partition_date)
     report.files = len(keys)
 
-    parsed: list[ParsedPostings] = []
-    for key in keys:
+    def parse(key: str) -> ParsedPostings:
         with storage.local_copy(key) as path:
-            parsed.append(parse_postings_file(path, key))
+            return parse_postings_file(path, key)
+
+    # Two files at a time, like the bare Polars reader that reads files in parallel.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="parse") as pool:
+        parsed = list(pool.map(parse, keys))
     report.lines_in = sum(p.lines_in for p in parsed)
     lap = report.lap("read", started)
 
@@ -221,54 +225,18 @@ def augment_postings(
     report.cache_status = cache.status
     report.model_version = model.model_version
 
-    quarantined: list[pl.DataFrame] = []
-    warehouse_rows: list[pl.DataFrame] = []
-    written: list[str] = []
-    for p in parsed:
-        quarantined.append(p.quarantine)
-        joined = p.valid
-        if pairs is not None and joined.height:
-            joined = joined.join(pairs, on=["company", "title"], how="left", maintain_order="left")
-        else:
-            joined = joined.with_columns(
-                company_normalized=pl.lit(None, pl.String),
-                title_normalized=pl.lit(None, pl.String),
-                seniority=pl.lit(None, pl.Int8),
-            )
-        # A pair that normalizes to nothing cannot be classified: quarantine, never guess.
-        empty = (pl.col("company_normalized") == "") | (pl.col("title_normalized") == "")
-        unusable = joined.filter(empty)
-        if unusable.height:
-            quarantined.append(
-                unusable.select(
-                    source_key=pl.lit(p.source_key),
-                    line_number="line_number",
-                    reason=pl.when(pl.col("company_normalized") == "")
-                    .then(pl.lit("company is empty after normalization"))
-                    .otherwise(pl.lit("title is empty after normalization")),
-                    line="line",
-                    line_base64=pl.lit(None, pl.String),
-                )
-            )
-            joined = joined.filter(~empty)
-        report.lines_without_level += joined.filter(
-            pl.col("seniority").is_null() | ~pl.col("seniority").is_between(1, 7)
-        ).height
-
-        out_key = output_key(p.source_key, partition_date)
-        with storage.staging_file(out_key) as tmp:
-            pl.DataFrame({"line": _with_seniority(joined["line"], joined["seniority"])}).write_csv(
-                tmp, include_header=False, quote_style="never"
-            )
-            storage.upload_file(tmp, out_key)
-        written.append(out_key)
-        report.lines_out += joined.height
-        warehouse_rows.append(
-            joined.with_columns(
-                posting_date=pl.lit(partition_date).str.to_date(),
-                source_key=pl.lit(p.source_key),
-            ).select([pl.col(c).cast(t) for c, t in WAREHOUSE_SCHEMA.items()])
+    # Files are published two at a time: Polars releases the GIL, so one file's lines
+    # are built while another's are written.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="publish") as pool:
+        published = list(
+            pool.map(lambda p: _publish_file(p, pairs, storage, partition_date), parsed)
         )
+    parsed.clear()  # the raw lines are written; free them before the warehouse load
+    written = [f.output_key for f in published]
+    warehouse_rows = [f.warehouse_rows for f in published]
+    quarantined = [f.quarantine for f in published]
+    report.lines_out = sum(f.warehouse_rows.height for f in published)
+    report.lines_without_level = sum(f.lines_without_level for f in published)
 
     quarantine = pl.concat(quarantined) if quarantined else pl.DataFrame(schema=QUARANTINE_SCHEMA)
     quarantine = quarantine.sort("source_key", "line_number")
@@ -294,6 +262,61 @@ def augment_postings(
         else pl.DataFrame(schema=WAREHOUSE_SCHEMA)
     )
     return AugmentResult(report=report, postings=postings)
+
+
+@dataclass
+class PublishedFile:
+    output_key: str
+    quarantine: pl.DataFrame
+    warehouse_rows: pl.DataFrame
+    lines_without_level: int
+
+
+def _publish_file(
+    p: ParsedPostings, pairs: pl.DataFrame | None, storage: ObjectStorage, partition_date: str
+) -> PublishedFile:
+    """Write one file's valid lines with their level; return its quarantine and warehouse rows."""
+    quarantined = [p.quarantine]
+    joined = p.valid
+    if pairs is not None and joined.height:
+        joined = joined.join(pairs, on=["company", "title"], how="left", maintain_order="left")
+    else:
+        joined = joined.with_columns(
+            company_normalized=pl.lit(None, pl.String),
+            title_normalized=pl.lit(None, pl.String),
+            seniority=pl.lit(None, pl.Int8),
+        )
+    # A pair that normalizes to nothing cannot be classified: quarantine, never guess.
+    empty = (pl.col("company_normalized") == "") | (pl.col("title_normalized") == "")
+    unusable = joined.filter(empty)
+    if unusable.height:
+        quarantined.append(
+            unusable.select(
+                source_key=pl.lit(p.source_key),
+                line_number="line_number",
+                reason=pl.when(pl.col("company_normalized") == "")
+                .then(pl.lit("company is empty after normalization"))
+                .otherwise(pl.lit("title is empty after normalization")),
+                line="line",
+                line_base64=pl.lit(None, pl.String),
+            )
+        )
+        joined = joined.filter(~empty)
+    without_level = joined.select(
+        (pl.col("seniority").is_null() | ~pl.col("seniority").is_between(1, 7)).sum()
+    ).item()
+
+    out_key = output_key(p.source_key, partition_date)
+    with storage.staging_file(out_key) as tmp:
+        pl.DataFrame({"line": _with_seniority(joined["line"], joined["seniority"])}).write_csv(
+            tmp, include_header=False, quote_style="never"
+        )
+        storage.upload_file(tmp, out_key)
+    warehouse_rows = joined.with_columns(
+        posting_date=pl.lit(partition_date).str.to_date(),
+        source_key=pl.lit(p.source_key),
+    ).select([pl.col(c).cast(t) for c, t in WAREHOUSE_SCHEMA.items()])
+    return PublishedFile(out_key, pl.concat(quarantined), warehouse_rows, without_level)
 
 
 def _reason_counts(quarantine: pl.DataFrame) -> dict[str, int]:
