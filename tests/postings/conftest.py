@@ -1,8 +1,6 @@
 """Real components for the postings tests: a gRPC model server on loopback, an embedded
 Redis, a DuckDB warehouse and a storage folder, all under the test's tmp_path."""
 
-import socket
-
 import pytest
 
 from model_servers.seniority.server import serve
@@ -10,6 +8,7 @@ from resources.object_storage import LocalObjectStorage
 from resources.seniority_cache import SeniorityCache
 from resources.seniority_model import SeniorityModel
 from resources.warehouse import DuckDBWarehouse
+from tests.conftest import closed_port  # noqa: F401  (re-exported for the postings tests)
 
 DAY = "2026-11-20"
 
@@ -49,42 +48,3 @@ def resources(storage, cache, model, warehouse):
         "seniority_model": model,
         "warehouse": warehouse,
     }
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint():
-    """A real S3 API on loopback (moto's server)."""
-    from moto.server import ThreadedMotoServer
-
-    port = closed_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def s3_storage(moto_endpoint, monkeypatch, request):
-    import boto3
-    from dagster_aws.s3 import S3Resource
-
-    from resources.object_storage import S3ObjectStorage
-
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    bucket = "fieldwork-" + request.node.name.lower().replace("_", "-")[:40]
-    boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
-    return S3ObjectStorage(
-        bucket=bucket, s3=S3Resource(endpoint_url=moto_endpoint, region_name="us-east-1")
-    )

@@ -101,3 +101,20 @@ def test_a_sample_day_can_be_generated_by_config(resources, warehouse):
     assert materialize(resources, run_config=config).success
     assert warehouse.query("select count(distinct city_id) as n from raw.heat_index_readings")["n"][0] == 5
     assert warehouse.query("select max(reading_date) as d from raw.heat_index_readings")["d"][0] == dt.date(2026, 7, 15)
+
+
+@pytest.mark.xdist_group("moto")
+def test_the_weather_day_runs_on_s3_like_on_the_local_folder(s3_storage, warehouse):
+    from assets.weather.sample_day import write_sample_day
+
+    sample = write_sample_day(s3_storage, DAY, cities=20)
+    result = materialize({"storage": s3_storage, "warehouse": warehouse})
+
+    assert result.success
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    counts = warehouse.query(
+        "select (select count(*) from raw.heat_index_readings) as valid,"
+        " (select count(*) from raw.weather_quarantine) as quarantined"
+    ).row(0, named=True)
+    assert counts["valid"] + counts["quarantined"] == sample.rows
+    assert s3_storage.list_keys(f"heat-index-readings/{DAY}/")

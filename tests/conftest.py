@@ -1,0 +1,44 @@
+"""Fixtures every family shares: free loopback ports and a real S3 API (moto's server)."""
+
+import socket
+
+import pytest
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """A real S3 API on loopback (moto's server)."""
+    from moto.server import ThreadedMotoServer
+
+    port = closed_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_storage(moto_endpoint, monkeypatch, request):
+    import boto3
+    from dagster_aws.s3 import S3Resource
+
+    from resources.object_storage import S3ObjectStorage
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    bucket = "fieldwork-" + request.node.name.lower().replace("_", "-")[:40]
+    boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
+    return S3ObjectStorage(
+        bucket=bucket, s3=S3Resource(endpoint_url=moto_endpoint, region_name="us-east-1")
+    )
