@@ -9,16 +9,23 @@ model failure leaves the previous outputs as they were.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import polars as pl
 
 from assets.postings.normalize import normalize_text, pair_hashes
-from assets.postings.parse import QUARANTINE_SCHEMA, ParsedPostings, parse_postings_file
+from assets.postings.parse import (
+    QUARANTINE_SCHEMA,
+    ParsedPostings,
+    parse_postings_file,
+    read_valid_lines,
+)
 from resources.object_storage import ObjectStorage
 from resources.seniority_cache import SeniorityCacheClient
 
@@ -195,13 +202,24 @@ def augment_postings(
     keys = posting_files(storage, partition_date)
     report.files = len(keys)
 
-    def parse(key: str) -> ParsedPostings:
-        with storage.local_copy(key) as path:
-            return parse_postings_file(path, key)
+    # Local copies live for the whole run: each file is read twice (fields, then text).
+    with contextlib.ExitStack() as copies:
+        paths = {key: copies.enter_context(storage.local_copy(key)) for key in keys}
+        return _augment_files(storage, cache, model, partition_date, report, paths, started)
 
+
+def _augment_files(
+    storage: ObjectStorage,
+    cache: SeniorityCacheClient,
+    model: SeniorityModelClient,
+    partition_date: str,
+    report: AugmentReport,
+    paths: dict[str, Path],
+    started: float,
+) -> AugmentResult:
     # Two files at a time, like the bare Polars reader that reads files in parallel.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="parse") as pool:
-        parsed = list(pool.map(parse, keys))
+        parsed = list(pool.map(lambda key: parse_postings_file(paths[key], key), paths))
     report.lines_in = sum(p.lines_in for p in parsed)
     lap = report.lap("read", started)
 
@@ -229,7 +247,10 @@ def augment_postings(
     # are built while another's are written.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="publish") as pool:
         published = list(
-            pool.map(lambda p: _publish_file(p, pairs, storage, partition_date), parsed)
+            pool.map(
+                lambda p: _publish_file(p, paths[p.source_key], pairs, storage, partition_date),
+                parsed,
+            )
         )
     parsed.clear()  # the raw lines are written; free them before the warehouse load
     written = [f.output_key for f in published]
@@ -273,11 +294,25 @@ class PublishedFile:
 
 
 def _publish_file(
-    p: ParsedPostings, pairs: pl.DataFrame | None, storage: ObjectStorage, partition_date: str
+    p: ParsedPostings,
+    path: Path,
+    pairs: pl.DataFrame | None,
+    storage: ObjectStorage,
+    partition_date: str,
 ) -> PublishedFile:
     """Write one file's valid lines with their level; return its quarantine and warehouse rows."""
     quarantined = [p.quarantine]
     joined = p.valid
+    if joined.height:
+        text = read_valid_lines(path, joined)
+        if text.height != joined.height:
+            raise RuntimeError(
+                f"{p.source_key} changed while it was being augmented "
+                f"({joined.height} valid lines parsed, {text.height} found again)"
+            )
+        joined = joined.with_columns(line=text["line"])
+    else:
+        joined = joined.with_columns(line=pl.lit(None, pl.String))
     if pairs is not None and joined.height:
         joined = joined.join(pairs, on=["company", "title"], how="left", maintain_order="left")
     else:
