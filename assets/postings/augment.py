@@ -152,32 +152,53 @@ def _normalized_pairs(parsed: list[ParsedPostings]) -> pl.DataFrame:
     return raw.join(companies, on="company").join(titles, on="title")
 
 
+@dataclass
+class PairLevels:
+    """Levels for a list of normalized pairs, and what finding them cost."""
+
+    levels: list[int]
+    cache_hits: int
+    cache_misses: int
+    model_calls: int = 0
+    items_sent: int = 0
+
+
+def seniority_levels(
+    companies: list[str], titles: list[str], cache: SeniorityCacheClient, model: SeniorityModelClient
+) -> PairLevels:
+    """A level for every normalized pair: cache first, one batched model ask for the misses,
+    whose answers are then cached. Used by the daily runs and the warm-up alike."""
+    hashes = pair_hashes(companies, titles)
+    version = model.model_version
+    levels = cache.get_many(version, hashes)
+    misses = [i for i, level in enumerate(levels) if level is None]
+    found = PairLevels(levels, len(hashes) - len(misses), len(misses))
+    if misses:
+        calls_before, items_before = model.calls, model.items_sent
+        answered, _ = model.infer([companies[i] for i in misses], [titles[i] for i in misses])
+        found.model_calls = model.calls - calls_before
+        found.items_sent = model.items_sent - items_before
+        for i, level in zip(misses, answered):
+            levels[i] = level
+        cache.set_many(version, [hashes[i] for i in misses], answered)
+    return found
+
+
 def _levels_for(
     distinct: pl.DataFrame,
     cache: SeniorityCacheClient,
     model: SeniorityModelClient,
     report: AugmentReport,
 ) -> pl.DataFrame:
-    """A level for every distinct normalized pair: cache first, the model for the misses."""
-    companies = distinct["company_normalized"].to_list()
-    titles = distinct["title_normalized"].to_list()
-    hashes = pair_hashes(companies, titles)
-    version = model.model_version
-    cached = cache.get_many(version, hashes)
-    misses = [i for i, level in enumerate(cached) if level is None]
-    report.cache_hits = len(hashes) - len(misses)
-    report.cache_misses = len(misses)
-    levels = list(cached)
-    if misses:
-        calls_before = model.calls
-        items_before = model.items_sent
-        answered, _ = model.infer([companies[i] for i in misses], [titles[i] for i in misses])
-        report.model_calls = model.calls - calls_before
-        report.items_sent = model.items_sent - items_before
-        for i, level in zip(misses, answered):
-            levels[i] = level
-        cache.set_many(version, [hashes[i] for i in misses], answered)
-    return distinct.with_columns(seniority=pl.Series(levels, dtype=pl.Int8))
+    """The distinct normalized pairs with their level; the cost goes into the report."""
+    found = seniority_levels(
+        distinct["company_normalized"].to_list(), distinct["title_normalized"].to_list(), cache, model
+    )
+    report.cache_hits = found.cache_hits
+    report.cache_misses = found.cache_misses
+    report.model_calls = found.model_calls
+    report.items_sent = found.items_sent
+    return distinct.with_columns(seniority=pl.Series(found.levels, dtype=pl.Int8))
 
 
 def _with_seniority(lines: pl.Series, levels: pl.Series) -> pl.Series:

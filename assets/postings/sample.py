@@ -115,17 +115,16 @@ def sample_postings(
 ) -> pl.DataFrame:
     """`lines` postings for one day as a frame, one row per line."""
     rng = np.random.default_rng(seed)
+    companies, titles = company_names(), job_titles()
     second = rng.integers(0, 86_400, lines)
     salary = rng.integers(28, 260, lines) * 1000
     frame = pl.DataFrame(
         {
             "n": np.arange(lines, dtype=np.int64),
-            "company": pl.Series(company_names()).gather(
-                _zipf_indices(rng, lines, len(company_names()), exponent)
+            "company": pl.Series(companies).gather(
+                _zipf_indices(rng, lines, len(companies), exponent)
             ),
-            "title": pl.Series(job_titles()).gather(
-                _zipf_indices(rng, lines, len(job_titles()), exponent)
-            ),
+            "title": pl.Series(titles).gather(_zipf_indices(rng, lines, len(titles), exponent)),
             "company_variant": rng.choice(5, lines, p=[0.88, 0.03, 0.03, 0.03, 0.03]),
             "title_variant": rng.choice(5, lines, p=[0.88, 0.03, 0.03, 0.03, 0.03]),
             "location": pl.Series(_CITIES).gather(rng.integers(0, len(_CITIES), lines)),

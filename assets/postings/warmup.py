@@ -12,7 +12,7 @@ import dagster as dg
 from pydantic import Field
 
 from assets.postings.assets import WAREHOUSE_TABLE, augmented_job_postings
-from assets.postings.normalize import pair_hashes
+from assets.postings.augment import seniority_levels
 from resources.seniority_cache import SeniorityCache, SeniorityCacheClient
 from resources.seniority_model import SeniorityModel
 from resources.warehouse import Warehouse
@@ -51,19 +51,14 @@ def warm_cache(
     companies: list[str], titles: list[str], cache: SeniorityCacheClient, model
 ) -> WarmupReport:
     """Ask the model about the pairs the cache does not hold yet, and remember the answers."""
-    report = WarmupReport(pairs_considered=len(companies))
-    hashes = pair_hashes(companies, titles)
-    cached = cache.get_many(model.model_version, hashes)
-    misses = [i for i, level in enumerate(cached) if level is None]
-    report.already_cached = len(hashes) - len(misses)
-    if misses:
-        calls = model.calls
-        levels, _ = model.infer([companies[i] for i in misses], [titles[i] for i in misses])
-        cache.set_many(model.model_version, [hashes[i] for i in misses], levels)
-        report.computed = len(misses)
-        report.model_calls = model.calls - calls
-    report.cache_status = cache.status
-    return report
+    found = seniority_levels(companies, titles, cache, model)
+    return WarmupReport(
+        pairs_considered=len(companies),
+        already_cached=found.cache_hits,
+        computed=found.cache_misses,
+        model_calls=found.model_calls,
+        cache_status=cache.status,
+    )
 
 
 @dg.asset(
