@@ -82,6 +82,7 @@ def augmented_job_postings(
             "seconds": round(report.seconds, 3),
             "phase_seconds": report.phase_seconds,
             "files": report.files,
+            "files_written_from_cache": report.files_written_from_cache,
             "warehouse_rows": loaded,
             "warehouse_table": WAREHOUSE_TABLE,
             "quarantine": dg.MetadataValue.path(storage.uri(report.quarantine_key)),

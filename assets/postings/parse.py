@@ -46,6 +46,8 @@ class ParsedPostings:
     lines_in: int
     valid: pl.DataFrame
     quarantine: pl.DataFrame
+    # The text of the valid lines, in `valid`'s order, when asked for.
+    text: pl.Series | None = None
 
 
 def _scalar_text(value: object) -> str | None:
@@ -152,16 +154,28 @@ def _read_lines(path: Path) -> tuple[pl.DataFrame, list[tuple[int, str, str | No
     return frame, bad
 
 
-def read_valid_lines(path: Path, valid: pl.DataFrame) -> pl.DataFrame:
-    """The original text of the valid lines (`line_number`, `line`), trailing blanks removed."""
+def read_valid_lines(path: Path, valid: pl.DataFrame, lines_in: int, source_key: str) -> pl.Series:
+    """The original text of the valid lines, in `valid`'s order, trailing blanks removed.
+
+    `lines_in` is the count seen when the file was parsed; a different count means the
+    file changed in between, and its lines can no longer be matched by number.
+    """
     lines, _ = _read_lines(Path(path))
-    lines = lines.join(valid.select("line_number"), on="line_number", how="semi", maintain_order="left")
-    if not lines.select(pl.col("line").str.ends_with("}").all()).item():
-        lines = lines.with_columns(pl.col("line").str.strip_chars_end(" \t\r"))
-    return lines
+    if lines.height != lines_in:
+        raise RuntimeError(
+            f"{source_key} changed while it was being augmented "
+            f"({lines_in} lines when parsed, {lines.height} when read again)"
+        )
+    text = lines["line"]
+    # Line n is row n - 1; when every line is valid, the rows are already in place.
+    if valid.height != lines.height:
+        text = text.gather(valid["line_number"] - 1)
+    if not text.str.ends_with("}").all():
+        text = text.str.strip_chars_end(" \t\r")
+    return text
 
 
-def parse_postings_file(path: Path, source_key: str) -> ParsedPostings:
+def parse_postings_file(path: Path, source_key: str, keep_text: bool = False) -> ParsedPostings:
     """Split one JSONL file into valid postings and quarantined lines with reasons."""
     lines, not_utf8 = _read_lines(Path(path))
     lines_in = lines.height
@@ -205,12 +219,11 @@ def parse_postings_file(path: Path, source_key: str) -> ParsedPostings:
     if judged_valid:
         # Only lines rescued by the slow path can be out of order.
         valid = valid.sort("line_number")
-    # The line text is read again when the output is written: holding every file's lines
-    # for the whole day made later files parse 3-4x slower at 8M lines (measured).
+    text = valid["line"] if keep_text else None
     valid = valid.drop("line").rechunk()
     quarantine = pl.DataFrame(
         [(source_key, *row) for row in sorted(rejected)],
         schema=QUARANTINE_SCHEMA,
         orient="row",
     )
-    return ParsedPostings(source_key, lines_in, valid, quarantine)
+    return ParsedPostings(source_key, lines_in, valid, quarantine, text)

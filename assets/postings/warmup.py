@@ -12,7 +12,7 @@ import dagster as dg
 from pydantic import Field
 
 from assets.postings.assets import WAREHOUSE_TABLE, augmented_job_postings
-from assets.postings.augment import seniority_levels
+from assets.postings.pairs import seniority_levels
 from resources.seniority_cache import SeniorityCache, SeniorityCacheClient
 from resources.seniority_model import SeniorityModel
 from resources.warehouse import Warehouse

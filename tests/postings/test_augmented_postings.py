@@ -10,8 +10,10 @@ import pytest
 from assets.postings.assets import augmented_job_postings, raw_job_postings
 from assets.postings.augment import output_key, quarantine_key
 from assets.postings.normalize import normalize_values
+from assets.postings.parse import parse_postings_file, read_valid_lines
 from assets.postings.sample import write_sample_day
 from model_servers.seniority.classifier import classify
+from model_servers.seniority.server import serve
 from resources.seniority_cache import SeniorityCache
 from resources.seniority_model import SeniorityModel
 from tests.postings.conftest import DAY, closed_port
@@ -61,10 +63,14 @@ def test_every_line_gets_its_level_and_nothing_else_changes(resources, storage, 
             assert record == expected
             assert 1 <= record["seniority"] <= 7
 
-    # The level is the model's answer for the normalized pair.
-    sample = orjson.loads(storage.read_bytes(output_key(day.keys[0], DAY)).splitlines()[0])
-    [title] = normalize_values([sample["title"]])
-    assert sample["seniority"] == classify([title])[0][0]
+    # Every level is the model's answer for that line's normalized pair.
+    written = [
+        orjson.loads(line)
+        for key in day.keys
+        for line in storage.read_bytes(output_key(key, DAY)).splitlines()
+    ]
+    expected, _ = classify(normalize_values([record["title"] for record in written]))
+    assert [record["seniority"] for record in written] == expected
 
     loaded = warehouse.query(
         "select count(*) as n, count(distinct seniority) as levels from raw.job_postings"
@@ -74,11 +80,18 @@ def test_every_line_gets_its_level_and_nothing_else_changes(resources, storage, 
 
 
 def test_one_model_call_per_batch_of_distinct_misses(resources, storage):
-    write_sample_day(storage, DAY, lines=5_000, files=2, seed=2)
+    day = write_sample_day(storage, DAY, lines=5_000, files=2, seed=2)
     meta = augmented_metadata(materialize(resources))
 
     # Heavy repetition: far fewer distinct pairs than lines, and only those are sent.
-    assert meta["distinct_pairs"] < 5_000 / 2, meta["distinct_pairs"]
+    records = [orjson.loads(line) for key in day.keys for line in storage.read_bytes(key).splitlines()]
+    distinct = set(
+        zip(
+            normalize_values([r["company"] for r in records]),
+            normalize_values([r["title"] for r in records]),
+        )
+    )
+    assert meta["distinct_pairs"] == len(distinct) < 5_000 / 2
     assert meta["cache_hits"] == 0
     assert meta["items_sent"] == meta["cache_misses"] == meta["distinct_pairs"]
     assert meta["model_calls"] == math.ceil(meta["distinct_pairs"] / 100)
@@ -95,6 +108,8 @@ def test_rerun_is_byte_identical_and_asks_the_model_nothing(resources, storage, 
     assert second["model_calls"] == 0
     assert second["items_sent"] == 0
     assert second["cache_hits"] == second["distinct_pairs"] == first["distinct_pairs"]
+    # Every file's pairs were cached, so each was written in the first pass, read once.
+    assert (first["files_written_from_cache"], second["files_written_from_cache"]) == (0, 2)
     assert {key: storage.read_bytes(output_key(key, DAY)) for key in day.keys} == outputs
     # The warehouse partition is replaced, not appended to.
     assert warehouse.query("select count(*) as n from raw.job_postings")["n"][0] == 3_000
@@ -154,8 +169,23 @@ def test_malformed_lines_are_quarantined_with_line_number_and_reason(resources, 
             assert base64.b64decode(entry["line_base64"]) == raw
         else:
             assert entry["line"].encode() == raw
+    # The good lines around the bad ones are written, in order, as they were plus a level.
+    written = storage.read_bytes(f"job-postings-mod/{DAY}/mixed.jsonl").splitlines()
+    assert [line[: len(good) - 1] for line in written] == [good[:-1]] * 2
+    [level], _ = classify(normalize_values(["Senior Data Engineer"]))
+    assert [orjson.loads(line)["seniority"] for line in written] == [level, level]
     # The empty file is fine and yields an empty output.
     assert storage.read_bytes(f"job-postings-mod/{DAY}/empty.jsonl") == b""
+
+
+def test_a_file_that_changes_between_the_two_reads_is_refused(tmp_path):
+    path = tmp_path / "part-000.jsonl"
+    path.write_bytes(b'{"company": "Acme", "title": "Data Engineer"}\n')
+    parsed = parse_postings_file(path, "job-postings-raw/x/part-000.jsonl")
+    with path.open("ab") as more:
+        more.write(b'{"company": "Acme", "title": "Data Analyst"}\n')
+    with pytest.raises(RuntimeError, match=r"part-000\.jsonl changed .*\(1 lines when parsed, 2"):
+        read_valid_lines(path, parsed.valid, parsed.lines_in, parsed.source_key)
 
 
 def test_model_down_fails_naming_the_target_and_keeps_the_good_output(resources, storage, tmp_path):
@@ -178,6 +208,39 @@ def test_model_down_fails_naming_the_target_and_keeps_the_good_output(resources,
     message = error.message + "".join(c.message for c in _causes(error))
     assert endpoint in message and "UNAVAILABLE" in message
     assert storage.read_bytes(output_key(day.keys[0], DAY)) == good
+
+
+def test_nothing_is_published_unless_every_file_is_written(resources, storage, cache, model_endpoint):
+    """A file the cache fully knows is written in the first pass, but only published once
+    every other file is written too; a model failure afterwards publishes nothing."""
+    known = [{"company": "Acme", "title": t} for t in ("Data Engineer", "Senior Nurse", "CFO")]
+    raw_a, raw_b = f"job-postings-raw/{DAY}/a.jsonl", f"job-postings-raw/{DAY}/b.jsonl"
+    storage.write_bytes(raw_a, b"".join(orjson.dumps({**x, "id": i}) + b"\n" for i, x in enumerate(known)))
+    storage.write_bytes(raw_b, b'{"company": "Globex", "title": "Barista"}\n')
+    materialize(resources)
+    before = {key: storage.read_bytes(output_key(key, DAY)) for key in (raw_a, raw_b)}
+
+    # a.jsonl changes but keeps its cached pairs; b.jsonl brings a pair only the model knows.
+    storage.write_bytes(raw_a, b"".join(orjson.dumps({**x, "id": 10 + i}) + b"\n" for i, x in enumerate(known)))
+    storage.write_bytes(raw_b, b'{"company": "Globex", "title": "Chief Barista Officer"}\n')
+    server, port = serve("127.0.0.1", 0, fail_first=1_000)  # describes itself, never infers
+    try:
+        failing = SeniorityModel(endpoint=f"127.0.0.1:{port}", max_attempts=2, deadline_seconds=5)
+        result = materialize({**resources, "seniority_model": failing}, raise_on_error=False)
+    finally:
+        server.stop(grace=None)
+
+    assert not result.success
+    assert {key: storage.read_bytes(output_key(key, DAY)) for key in (raw_a, raw_b)} == before
+    # No staged leftovers beside the outputs.
+    assert sorted(storage.list_keys(f"job-postings-mod/{DAY}/")) == sorted(
+        [output_key(raw_a, DAY), output_key(raw_b, DAY), quarantine_key(DAY)]
+    )
+
+    # With the model back, a.jsonl is written from the cache and b.jsonl after one call.
+    meta = augmented_metadata(materialize(resources))
+    assert (meta["files_written_from_cache"], meta["model_calls"]) == (1, 1)
+    assert storage.read_bytes(output_key(raw_a, DAY)) != before[raw_a]
 
 
 def _causes(error):
