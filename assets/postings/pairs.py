@@ -159,7 +159,10 @@ class DayPairs:
                 self._raw = pl.concat([self._raw, _normalized(unseen)])
             pairs = keys.select("pair_key").join(self._raw, on="pair_key")
             unknown = (
-                pairs.filter(USABLE).select(NORMALIZED).unique().join(self._levels, on=NORMALIZED, how="anti")
+                pairs.filter(USABLE)
+                .select(NORMALIZED)
+                .unique()
+                .join(self._levels, on=NORMALIZED, how="anti")
             )
             if unknown.height:
                 found = cached_levels(
