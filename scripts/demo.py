@@ -15,19 +15,12 @@ import dagster as dg
 
 from assets.postings.augment import output_prefix
 from assets.postings.sample import write_sample_day
-from assets.weather.demo import weather_summary, write_demo_day
+from assets.weather.demo import materialization_metadata, weather_summary, write_demo_day
 from resources import build_storage, environment
 
 
-def metadata_of(result: dg.ExecuteInProcessResult, asset: str) -> dict:
-    for event in result.get_asset_materialization_events():
-        if event.asset_key == dg.AssetKey(asset):
-            return {k: v.value for k, v in event.materialization.metadata.items()}
-    return {}
-
-
 def postings_summary(result, storage, day: str, sample) -> list[str]:
-    meta = metadata_of(result, "augmented_job_postings")
+    meta = materialization_metadata(result, "augmented_job_postings")
     if not meta:
         return [f"postings {day}: not materialized in this run"]
     checks = {

@@ -41,7 +41,6 @@ RAW_PREFIX = "job-postings-raw"
 OUTPUT_PREFIX = "job-postings-mod"
 QUARANTINE_NAME = "_quarantine.jsonl"
 POSTING_SUFFIXES = (".jsonl", ".ndjson")
-LEVELS = range(1, 8)
 # Files parsed and written at a time; Polars releases the GIL, so two overlap well.
 PARALLEL_FILES = 2
 

@@ -12,7 +12,8 @@ from assets.weather.sample_day import FULL_SCALE_CITIES, write_sample_day
 DEMO_CITIES = 500
 
 
-def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+def materialization_metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    """The metadata of `asset`'s materialization in a run, as plain values ({} if none)."""
     for event in result.get_asset_materialization_events():
         if event.asset_key == dg.AssetKey(asset):
             return {k: v.value for k, v in event.materialization.metadata.items()}
@@ -31,8 +32,8 @@ def weather_summary(
     result: dg.ExecuteInProcessResult, storage, partition_date: str, cities: int, generated: float
 ) -> list[str]:
     """What the weather assets of a run did, as lines for a person."""
-    meta = _metadata(result, "heat_index_readings")
-    quarantine = _metadata(result, "weather_quarantine")
+    meta = materialization_metadata(result, "heat_index_readings")
+    quarantine = materialization_metadata(result, "weather_quarantine")
     if not meta:
         return [f"weather {partition_date}: not materialized in this run"]
     checks = {
