@@ -24,6 +24,7 @@ import dagster as dg
 import redis
 from pydantic import Field
 
+from protos.contract import SENIORITY_LEVELS
 from resources import environment
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ARGV[1]) end
 return #KEYS
 """
 
-_LEVELS = {str(level).encode(): level for level in range(1, 8)}
+_LEVELS = {str(level).encode(): level for level in SENIORITY_LEVELS}
 
 # Errors that mean "the cache is not there", as opposed to a bug in our use of it.
 CACHE_UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, OSError)

@@ -20,7 +20,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m model_servers.seniority", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--max-batch-size", type=int, default=DEFAULT_MAX_BATCH_SIZE)
+    parser.add_argument(
+        "--max-batch-size", type=int, default=DEFAULT_MAX_BATCH_SIZE, metavar="N",
+        help="refuse batches over N pairs and declare N in DescribeModel (0: no limit)",
+    )
     parser.add_argument("--max-workers", type=int, default=8)
     parser.add_argument(
         "--fail-first", type=int, default=0, metavar="N",

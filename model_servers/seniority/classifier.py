@@ -18,17 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from protos.contract import SENIORITY_LEVELS
+
 MODEL_VERSION = "rules-2026.11.1"
 
-LEVELS: dict[int, str] = {
-    1: "Entry",
-    2: "Junior",
-    3: "Associate",
-    4: "Manager",
-    5: "Director",
-    6: "Executive",
-    7: "Senior Executive",
-}
+LEVELS: dict[int, str] = SENIORITY_LEVELS  # level -> name, from the service contract
 
 DEFAULT_LEVEL = 3
 DEFAULT_CONFIDENCE = 0.4  # no rule matched: an individual contributor, probably

@@ -1,7 +1,8 @@
 """The gRPC server around the rule classifier, with fault switches for client tests.
 
 `fail_first` and `delay_seconds` let tests reproduce the failures the client must
-survive (a flapping server, a server that never answers) on a real socket.
+survive (a flapping server, a server that never answers) on a real socket;
+`max_batch_size` (0: no limit declared) shows whether the client honours the server's limit.
 """
 
 from __future__ import annotations
@@ -15,11 +16,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from model_servers.seniority.classifier import MODEL_VERSION, classify
 from protos import seniority_pb2, seniority_pb2_grpc
+from protos.contract import MAX_MESSAGE_BYTES, SENIORITY_SERVICE_NAME
 
-SERVICE_NAME = seniority_pb2.DESCRIPTOR.services_by_name["SeniorityModel"].full_name
-DEFAULT_MAX_BATCH_SIZE = 10_000
-# Room for the biggest batch: 10,000 pairs of long strings stays far below 64 MiB.
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_BATCH_SIZE = 10_000  # `max_batch_size=0`: no limit, and DescribeModel declares 0
 
 
 class SeniorityModelServicer(seniority_pb2_grpc.SeniorityModelServicer):
@@ -60,7 +59,7 @@ class SeniorityModelServicer(seniority_pb2_grpc.SeniorityModelServicer):
                 f"companies and titles must have the same length, got {n_companies} "
                 f"companies and {n_titles} titles",
             )
-        if n_titles > self.max_batch_size:
+        if 0 < self.max_batch_size < n_titles:
             context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"batch of {n_titles} pairs exceeds max_batch_size {self.max_batch_size}",
@@ -102,7 +101,7 @@ def serve(
     seniority_pb2_grpc.add_SeniorityModelServicer_to_server(servicer, server)
 
     health_servicer = health.HealthServicer()
-    for name in ("", SERVICE_NAME):
+    for name in ("", SENIORITY_SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
 

@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 
 from model_servers.seniority.classifier import (
+    DEFAULT_LEVEL,
     RULES,
     classify,
     classify_sequential,
     match_rule,
     tokenize,
 )
+from protos.contract import SENIORITY_LEVELS
 
 DATA = Path(__file__).parent / "data"
 
@@ -26,7 +28,9 @@ def load(name: str) -> list[tuple[str, int]]:
 
 def accuracy(rows: list[tuple[str, int]]) -> tuple[float, list[str]]:
     levels, _ = classify([title for title, _ in rows])
-    misses = [f"{t!r}: want {want}, got {got}" for (t, want), got in zip(rows, levels) if got != want]
+    misses = [
+        f"{t!r}: want {want}, got {got}" for (t, want), got in zip(rows, levels) if got != want
+    ]
     return 1 - len(misses) / len(rows), misses
 
 
@@ -35,7 +39,7 @@ def test_labelled_set_is_large_and_covers_every_level() -> None:
     assert len(rows) >= 300
     assert len({t for t, _ in rows}) == len(rows), "duplicate titles"
     counts = Counter(level for _, level in rows)
-    assert set(counts) == set(range(1, 8)) and min(counts.values()) >= 15, counts
+    assert set(counts) == set(SENIORITY_LEVELS) and min(counts.values()) >= 15, counts
 
 
 def test_accuracy_on_labelled_titles() -> None:
@@ -93,3 +97,7 @@ def test_answers_keep_input_order_and_vary() -> None:
     assert levels == [7, 1, 4, 7]
     assert all(0 < c <= 1 for c in confidences)
     assert tokenize("Co-Founder & CTO") == "co founder cto"
+
+
+def test_every_rule_answers_a_level_of_the_contract() -> None:
+    assert {rule.level for rule in RULES} | {DEFAULT_LEVEL} == set(SENIORITY_LEVELS)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import time
+import math
 
 import dagster as dg
 import grpc
@@ -16,6 +15,7 @@ from resources.seniority_model import (
     SeniorityModelError,
     SeniorityModelUnavailable,
 )
+from tests.helpers import closed_port, pid_listening_on, process_alive
 
 FAST_RETRIES = dict(initial_backoff_seconds=0.05, max_backoff_seconds=0.2, backoff_multiplier=2.0)
 
@@ -38,11 +38,25 @@ def test_batches_of_batch_size_in_order(start_server) -> None:
     assert server.servicer.infer_calls == 3
 
 
-def test_batch_size_never_exceeds_the_servers_limit(start_server) -> None:
-    server, target = start_server(max_batch_size=300)
-    with SeniorityModel(endpoint=target, batch_size=1000).connect() as model:
-        levels, _ = model.infer(*pairs(700))
-        assert (model.calls, model.items_sent, len(levels)) == (3, 700, 700)
+@pytest.mark.parametrize(
+    ("configured", "server_limit", "effective"),
+    [
+        (1000, 300, 300),  # the server's limit wins: 1,000 pairs would be refused
+        (200, 300, 200),  # ours is already smaller
+        (250, 0, 250),  # the server declares no limit
+    ],
+)
+def test_batch_size_is_the_size_really_sent(
+    start_server, configured: int, server_limit: int, effective: int
+) -> None:
+    server, target = start_server(max_batch_size=server_limit)
+    items = 700
+    with SeniorityModel(endpoint=target, batch_size=configured).connect() as model:
+        assert model.batch_size == effective
+        levels, _ = model.infer(*pairs(items))
+        assert model.calls == math.ceil(items / model.batch_size)
+        assert (model.items_sent, len(levels)) == (items, items)
+    assert server.servicer.infer_calls == model.calls  # no batch refused, none retried
 
 
 def test_empty_input_makes_no_call(start_server) -> None:
@@ -78,17 +92,15 @@ def test_retries_give_up_after_max_attempts(start_server) -> None:
     assert "after 3 attempts" in str(info.value)
 
 
-def test_closed_port_fails_fast_and_names_the_target(closed_port: int) -> None:
-    target = f"127.0.0.1:{closed_port}"
+def test_closed_port_fails_at_connect_and_names_the_target() -> None:
+    target = f"127.0.0.1:{closed_port()}"
     config = SeniorityModel(endpoint=target, deadline_seconds=2.0, connect_timeout_seconds=1.0)
-    started = time.monotonic()
     with pytest.raises(SeniorityModelUnavailable) as info:
         with config.connect():
             pass
-    elapsed = time.monotonic() - started
-    assert target in str(info.value) and "StatusCode.UNAVAILABLE" in str(info.value)
-    assert elapsed < config.deadline_seconds * config.max_attempts
-    assert elapsed < 5
+    message = str(info.value)
+    assert message.startswith(f"seniority model at {target} not SERVING after 1 s")
+    assert "StatusCode.UNAVAILABLE" in message  # the real reason, not just "no answer"
 
 
 def test_server_gone_after_connect_raises_unavailable(start_server) -> None:
@@ -96,27 +108,23 @@ def test_server_gone_after_connect_raises_unavailable(start_server) -> None:
     config = SeniorityModel(endpoint=target, deadline_seconds=2.0, **FAST_RETRIES)
     with config.connect() as model:
         server.stop(grace=None).wait()
-        started = time.monotonic()
         with pytest.raises(SeniorityModelUnavailable) as info:
             model.infer(["acme"], ["CEO"])
-        elapsed = time.monotonic() - started
     message = str(info.value)
     assert message.startswith(f"seniority model at {target} unavailable after 5 attempts")
     assert "StatusCode.UNAVAILABLE" in message
-    assert elapsed < config.deadline_seconds * config.max_attempts
 
 
 def test_server_that_never_answers_fails_at_the_deadline(start_server) -> None:
     server, target = start_server(delay_seconds=3.0)
     config = SeniorityModel(endpoint=target, deadline_seconds=0.5, **FAST_RETRIES)
     with config.connect() as model:
-        started = time.monotonic()
         with pytest.raises(SeniorityModelUnavailable) as info:
             model.infer(["acme"], ["CEO"])
-        elapsed = time.monotonic() - started
-    assert "StatusCode.DEADLINE_EXCEEDED" in str(info.value) and target in str(info.value)
-    assert 0.4 < elapsed < 1.5  # one deadline for all attempts: no retry after it expires
-    assert server.servicer.infer_calls == 1
+    message = str(info.value)
+    assert message.startswith(f"seniority model at {target} did not answer within the 0.5 s")
+    assert "StatusCode.DEADLINE_EXCEEDED" in message
+    assert server.servicer.infer_calls == 1  # one deadline for all attempts: no retry after it
 
 
 class _BadModel(pb_grpc.SeniorityModelServicer):
@@ -159,16 +167,16 @@ def test_local_default_starts_and_stops_the_reference_server() -> None:
     with SeniorityModel(endpoint=None).connect() as model:
         assert model.target.startswith("127.0.0.1:")
         assert model.infer(["acme"], ["Head of People"])[0] == [5]
-        pid = _server_pid(model.target)
-    assert not _alive(pid), f"reference server pid {pid} still running"
+        pid = pid_listening_on(model.target)
+    assert not process_alive(pid), f"reference server pid {pid} still running"
 
 
 def test_local_server_is_stopped_when_the_block_raises() -> None:
     with pytest.raises(KeyError):
         with SeniorityModel(endpoint=None).connect() as model:
-            pid = _server_pid(model.target)
+            pid = pid_listening_on(model.target)
             raise KeyError("boom")
-    assert not _alive(pid)
+    assert not process_alive(pid)
 
 
 def test_service_config_asks_grpc_to_retry() -> None:
@@ -205,29 +213,9 @@ def test_works_as_a_dagster_resource(start_server) -> None:
         with seniority_model.connect() as model:
             return model.infer(["acme"], ["Crew Member"])[0]
 
-    result = dg.materialize([levels], resources={"seniority_model": SeniorityModel(endpoint=target)})
+    resources = {"seniority_model": SeniorityModel(endpoint=target)}
+    result = dg.materialize([levels], resources=resources)
     assert result.output_for_node("levels") == [1]
-
-
-def _server_pid(target: str) -> int:
-    """The pid listening on `target`, from /proc (Linux), to prove it is gone afterwards."""
-    import psutil
-
-    port = int(target.rsplit(":", 1)[1])
-    for conn in psutil.net_connections(kind="tcp"):
-        if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
-            assert conn.pid not in (None, os.getpid())
-            return conn.pid
-    raise AssertionError(f"nothing listens on {target}")
-
-
-def _alive(pid: int) -> bool:
-    import psutil
-
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def test_local_server_that_cannot_start_reports_its_stderr(monkeypatch: pytest.MonkeyPatch) -> None:

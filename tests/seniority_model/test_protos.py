@@ -1,10 +1,14 @@
-"""The committed gRPC stubs are exactly what `python -m model_servers.codegen` produces."""
+"""The committed gRPC stubs are exactly what `python -m model_servers.codegen` produces, and
+the hand-written contract constants agree with them and with the warehouse seed."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 from model_servers.codegen import PROJECT_ROOT, generate
+from protos import seniority_pb2
+from protos.contract import MAX_LEVEL, MIN_LEVEL, SENIORITY_LEVELS, SENIORITY_SERVICE_NAME
 
 
 def test_committed_stubs_match_the_proto(tmp_path: Path) -> None:
@@ -25,3 +29,16 @@ def test_committed_stubs_match_the_proto(tmp_path: Path) -> None:
 def test_grpc_stub_imports_the_message_module_as_a_package() -> None:
     text = (PROJECT_ROOT / "protos" / "seniority_pb2_grpc.py").read_text()
     assert "from protos import seniority_pb2" in text
+
+
+def test_contract_names_the_generated_service_and_every_level() -> None:
+    service = seniority_pb2.DESCRIPTOR.services_by_name["SeniorityModel"]
+    assert SENIORITY_SERVICE_NAME == service.full_name == "fieldwork.seniority.v1.SeniorityModel"
+    assert list(SENIORITY_LEVELS) == list(range(MIN_LEVEL, MAX_LEVEL + 1))
+
+
+def test_the_warehouse_seed_names_the_levels_as_the_contract_does() -> None:
+    seed = PROJECT_ROOT / "dbt_project" / "seeds" / "seniority_levels.csv"
+    with open(seed, encoding="utf-8", newline="") as f:
+        rows = {int(row["seniority_level"]): row["level_name"] for row in csv.DictReader(f)}
+    assert rows == SENIORITY_LEVELS, f"{seed} differs from protos/contract.py"

@@ -11,9 +11,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from model_servers.codegen import PROJECT_ROOT
-from model_servers.seniority.server import SERVICE_NAME
 from protos import seniority_pb2 as pb
 from protos import seniority_pb2_grpc as pb_grpc
+from protos.contract import SENIORITY_SERVICE_NAME
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_describe_model(stub) -> None:
     assert description.max_batch_size == 10_000
 
 
-@pytest.mark.parametrize("service", ["", SERVICE_NAME])
+@pytest.mark.parametrize("service", ["", SENIORITY_SERVICE_NAME])
 def test_health_is_serving(stub, service: str) -> None:
     _, _, channel = stub()
     reply = health_pb2_grpc.HealthStub(channel).Check(
