@@ -41,7 +41,9 @@ HEAT_RISKS = ["caution", "extreme caution", "danger", "extreme danger"]
 HeatRisk = pl.Enum(HEAT_RISKS)
 
 # The lower bound of each category, in F.
-RISK_THRESHOLDS = {"caution": 80.0, "extreme caution": 90.0, "danger": 103.0, "extreme danger": 125.0}
+RISK_THRESHOLDS = {
+    "caution": 80.0, "extreme caution": 90.0, "danger": 103.0, "extreme danger": 125.0
+}
 
 
 def _expr(value: IntoExpr) -> pl.Expr:
@@ -81,7 +83,9 @@ def heat_index_f(temperature_f: IntoExpr, relative_humidity: IntoExpr) -> pl.Exp
     rothfusz = rothfusz_heat_index_f(t, rh)
     # clip(0): outside the adjustment's T range the root's argument goes negative; the
     # value is discarded there, but sqrt of a negative would still compute a NaN.
-    low_humidity = ((13.0 - rh) / 4.0) * ((17.0 - (t - 95.0).abs()).clip(lower_bound=0) / 17.0).sqrt()
+    low_humidity = ((13.0 - rh) / 4.0) * (
+        (17.0 - (t - 95.0).abs()).clip(lower_bound=0) / 17.0
+    ).sqrt()
     high_humidity = ((rh - 85.0) / 10.0) * ((87.0 - t) / 5.0)
     adjusted = (
         pl.when((rh < 13.0) & t.is_between(80.0, 112.0))

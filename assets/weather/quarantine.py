@@ -47,7 +47,8 @@ def reason_rules(known_city_ids: pl.Series) -> dict[str, pl.Expr]:
         "humidity_missing": humidity_missing,
         "humidity_out_of_range": ~humidity_missing & ~humidity.is_between(0.0, 100.0),
         # Needs every reading of the city in the same frame, sorted by city and time
-        # (split_readings sorts when needed): a copy is then next to its twin, cheaper than a group-by.
+        # (split_readings sorts when needed): a copy is then next to its twin, cheaper than a
+        # group-by.
         "duplicate_reading": city.is_not_null()
         & at.is_not_null()
         & (
@@ -89,14 +90,17 @@ def is_sorted_by_city_and_time(readings: pl.DataFrame) -> bool:
 
 
 def _sorted(readings: pl.DataFrame) -> pl.DataFrame:
-    """`readings` sorted by city and time: trusted when it already is (the usual feed), else sorted."""
+    """`readings` sorted by city and time: trusted when it already is (the usual feed), else
+    sorted."""
     if not is_sorted_by_city_and_time(readings):
         readings = readings.sort(["city_id", "reading_at"])
     # Tell polars, so the rolling mean and group-wise work downstream take their sorted fast paths.
     return readings.with_columns(pl.col("city_id").set_sorted())
 
 
-def split_readings(readings: pl.DataFrame, known_city_ids: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
+def split_readings(
+    readings: pl.DataFrame, known_city_ids: pl.Series
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(valid readings, quarantined readings with every input column plus `reason`).
 
     Both come back sorted by city and time (rows without a city or time last).
@@ -121,12 +125,15 @@ def split_readings(readings: pl.DataFrame, known_city_ids: pl.Series) -> tuple[p
         # The duplicate rule looks at neighbours, so it is evaluated before filtering.
         flagged = readings.with_columns(_duplicate=rules["duplicate_reading"]).filter(invalid)
         quarantined.append(
-            flagged.with_columns(_reason_from({**rules, "duplicate_reading": pl.col("_duplicate")})).drop("_duplicate")
+            flagged.with_columns(
+                _reason_from({**rules, "duplicate_reading": pl.col("_duplicate")})
+            ).drop("_duplicate")
         )
         readings = readings.filter(~invalid)
     if unplaced is not None and unplaced.height:
         # Without a city or time, no reading can be another's duplicate.
-        quarantined.append(unplaced.with_columns(_reason_from({**rules, "duplicate_reading": pl.lit(False)})))
+        no_duplicates = {**rules, "duplicate_reading": pl.lit(False)}
+        quarantined.append(unplaced.with_columns(_reason_from(no_duplicates)))
     if quarantined:
         quarantine = pl.concat(quarantined)
     else:

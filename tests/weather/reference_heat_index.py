@@ -39,6 +39,10 @@ def rolling_mean(times: list, values: list[float], window_seconds: float) -> lis
     """Mean of the values in (t - window, t] for each t; times sorted ascending."""
     out = []
     for i, now in enumerate(times):
-        inside = [v for t, v in zip(times[: i + 1], values[: i + 1]) if (now - t).total_seconds() < window_seconds]
+        inside = [
+            v
+            for t, v in zip(times[: i + 1], values[: i + 1])
+            if (now - t).total_seconds() < window_seconds
+        ]
         out.append(sum(inside) / len(inside))
     return out

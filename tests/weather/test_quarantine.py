@@ -11,10 +11,9 @@ KNOWN = pl.Series([1, 2], dtype=pl.Int32)
 
 
 def readings(rows):
-    return pl.DataFrame(
-        rows, schema={"city_id": pl.Int32, "reading_at": pl.Datetime("us"), "temperature_c": pl.Float64,
-                      "relative_humidity": pl.Float64}, orient="row",
-    )
+    schema = {"city_id": pl.Int32, "reading_at": pl.Datetime("us"), "temperature_c": pl.Float64,
+              "relative_humidity": pl.Float64}
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def test_each_problem_is_named_and_several_problems_stay_one_row():
@@ -38,14 +37,18 @@ def test_each_problem_is_named_and_several_problems_stay_one_row():
     assert quarantined.columns == [*frame.columns, "reason"]
     assert sorted(quarantined["reason"].to_list()) == sorted([
         "city_missing", "unknown_city", "reading_time_missing", "temperature_missing",
-        "temperature_missing", "temperature_out_of_bounds", "humidity_out_of_range", "humidity_missing",
+        "temperature_missing", "temperature_out_of_bounds", "humidity_out_of_range",
+        "humidity_missing",
         "unknown_city;temperature_out_of_bounds;humidity_out_of_range",
     ])
 
 
 def test_every_copy_of_a_duplicated_minute_is_quarantined_even_unsorted():
-    frame = readings([(1, T0, 30.0, 50.0), (2, T0, 20.0, 50.0), (1, T0, 31.0, 50.0), (1, T0 - dt.timedelta(minutes=1), 30.0, 50.0)])
+    earlier = T0 - dt.timedelta(minutes=1)
+    frame = readings(
+        [(1, T0, 30.0, 50.0), (2, T0, 20.0, 50.0), (1, T0, 31.0, 50.0), (1, earlier, 30.0, 50.0)]
+    )
     valid, quarantined = split_readings(frame, KNOWN)
     assert quarantined["reason"].to_list() == ["duplicate_reading", "duplicate_reading"]
     assert sorted(quarantined["temperature_c"].to_list()) == [30.0, 31.0]
-    assert valid.select("city_id", "reading_at").rows() == [(1, T0 - dt.timedelta(minutes=1)), (2, T0)]
+    assert valid.select("city_id", "reading_at").rows() == [(1, earlier), (2, T0)]
