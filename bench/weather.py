@@ -9,7 +9,7 @@ process, rounds alternate:
 - pandas: the same work as a careful pandas user writes it (bench/weather_pandas.py):
   the same sortedness check, numpy + np.where, pd.cut, groupby().rolling("60min");
 - partition: the whole asset path for one day from the readings files (validate,
-  quarantine, enrich, write Parquet block by block: `compute_heat_index_day`);
+  quarantine, enrich, stage Parquet block by block, publish: `stage_heat_index_day`);
 best of 3 each. The row-by-row reference runs once on a 200,000-row sample, extrapolated.
 
 Peak memory is measured apart, one subprocess per variant (the only way to get each its
@@ -41,11 +41,20 @@ def _files(root: str) -> list[str]:
     return sorted(glob.glob(f"{root}/weather-readings/{DAY}/readings-*.parquet"))
 
 
+def _partition(storage):
+    """The asset's path without the warehouse: stage the day, then publish it."""
+    from assets.weather.enrich import stage_heat_index_day
+
+    with stage_heat_index_day(storage, DAY) as staged:
+        staged.publish(storage)
+    return staged.report
+
+
 def _memory(name: str, root: str) -> dict:
     """One variant's peak RSS, in a process of its own (run with --memory)."""
     import polars as pl
 
-    from assets.weather.enrich import compute_heat_index_day, with_heat_index
+    from assets.weather.enrich import with_heat_index
     from assets.weather.memory import PeakRss
     from assets.weather.quarantine import _sorted
     from bench.weather_pandas import heat_index_pandas, read_readings_pandas
@@ -69,8 +78,8 @@ def _memory(name: str, root: str) -> dict:
             out = [heat_risk(heat_index_f(*c)) for c in
                    sample.select(pl.col("temperature_c") * 1.8 + 32, "relative_humidity").iter_rows()]
         else:
-            out = compute_heat_index_day(LocalObjectStorage(root=root), DAY)
-            input_mb = out.report.input_mb
+            out = _partition(LocalObjectStorage(root=root))
+            input_mb = out.input_mb
     return {"peak_rss_mb": peak.mib, "start_rss_mb": peak.start_bytes / 2**20, "input_mb": input_mb}
 
 
@@ -88,11 +97,11 @@ def _best_of(fn, repeat: int) -> tuple[float, list[float], object]:
 def run(full_scale: bool = True, cities: int | None = None, repeat: int = 3) -> dict:
     import polars as pl
 
-    from assets.weather.enrich import compute_heat_index_day, with_heat_index
+    from assets.weather.enrich import with_heat_index
     from assets.weather.quarantine import _sorted
-    from assets.weather.sample_day import FULL_SCALE_CITIES, write_sample_day
     from bench.weather_pandas import heat_index_pandas
     from resources.object_storage import LocalObjectStorage
+    from scripts.sample_weather import FULL_SCALE_CITIES, write_sample_day
     from tests.weather.reference_heat_index import heat_index_f, heat_risk
 
     cities = cities or (FULL_SCALE_CITIES if full_scale else 1_000)
@@ -127,7 +136,7 @@ def run(full_scale: bool = True, cities: int | None = None, repeat: int = 3) -> 
             del out
             gc.collect()
             started = time.perf_counter()
-            partition_report = compute_heat_index_day(storage, DAY).report
+            partition_report = _partition(storage)
             runs["partition"].append(time.perf_counter() - started)
         sample_rows = readings.head(REFERENCE_SAMPLE).select(
             pl.col("temperature_c") * 1.8 + 32, "relative_humidity").rows()

@@ -1,6 +1,5 @@
 """The weather assets: a day of readings in, heat-index readings and a quarantine out."""
 
-import contextlib
 import datetime as dt
 import time
 
@@ -8,62 +7,85 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from assets.weather.enrich import DEFAULT_ROLLING_WINDOW, compute_heat_index_day
+from assets.partitions import daily_partitions
+from assets.weather.checks import readings_reconcile, reconcile_staged
+from assets.weather.enrich import (
+    DEFAULT_ROLLING_WINDOW,
+    PublicationError,
+    load_and_publish,
+    stage_heat_index_day,
+)
 from assets.weather.layout import (
     CITIES_TABLE,
+    HEAT_INDEX_PREFIX,
     HEAT_INDEX_TABLE,
+    PARTITION_COLUMN,
+    QUARANTINE_PREFIX,
     QUARANTINE_TABLE,
+    READINGS_GLOB,
+    READINGS_PREFIX,
     cities_key,
     heat_index_prefix,
     is_readings_key,
+    quarantine_key,
     readings_prefix,
 )
 from assets.weather.memory import PeakRss
-from assets.weather.partitions import weather_days
-from assets.weather.sample_day import write_sample_day
 from resources.object_storage import ObjectStorage
 from resources.warehouse import Warehouse
 
+HOW_TO_MAKE_READINGS = "make demo"
 
-class WeatherReadingsConfig(dg.Config):
-    sample_cities: int = Field(
-        default=0,
-        description="If > 0 and the day has no readings yet, generate a sample day for this many cities first.",
-    )
+
+def _in_storage(prefix: str, glob: str | None = None) -> dict[str, str]:
+    """Catalog metadata: where a partition's files are (`{partition}` is the day)."""
+    where = {
+        "fieldwork/storage_prefix": f"{prefix}/{{partition}}/",
+        "fieldwork/storage_format": "parquet",
+    }
+    return where | ({"fieldwork/storage_glob": glob} if glob else {})
+
+
+def _in_warehouse(table: str) -> dict[str, str]:
+    """Catalog metadata: the warehouse table that holds the asset's rows, by day."""
+    return {"dagster/table_name": table, "fieldwork/partition_column": PARTITION_COLUMN}
 
 
 class HeatIndexConfig(dg.Config):
     rolling_window: str = Field(
         default=DEFAULT_ROLLING_WINDOW,
-        description="Trailing time window of the per-city rolling mean (polars duration, e.g. 60m, 3h).",
+        description=(
+            "Trailing time window of the per-city rolling mean (polars duration, e.g. 60m, 3h)."
+        ),
     )
 
 
 @dg.asset(
     group_name="weather",
-    partitions_def=weather_days,
+    partitions_def=daily_partitions,
     kinds={"parquet"},
-    description="The day's one-minute readings per city under weather-readings/<date>/, and its city registry.",
+    # The rows are the readings files; raw.weather_cities (loaded here too) is the registry.
+    metadata=_in_storage(READINGS_PREFIX, glob=READINGS_GLOB),
+    description=(
+        "The day's one-minute readings per city under weather-readings/<date>/, and its city "
+        "registry (raw.weather_cities)."
+    ),
 )
 def weather_readings(
-    context: dg.AssetExecutionContext,
-    config: WeatherReadingsConfig,
-    storage: ObjectStorage,
-    warehouse: Warehouse,
+    context: dg.AssetExecutionContext, storage: ObjectStorage, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     day = context.partition_key
+    date = dt.date.fromisoformat(day)
     started = time.perf_counter()
     with PeakRss() as peak:
         keys = [k for k in storage.list_keys(readings_prefix(day)) if is_readings_key(k)]
-        if not keys and config.sample_cities > 0:
-            context.log.info(f"no readings for {day}: generating {config.sample_cities:,} cities")
-            write_sample_day(storage, day, cities=config.sample_cities)
-            keys = [k for k in storage.list_keys(readings_prefix(day)) if is_readings_key(k)]
         if not keys or not storage.exists(cities_key(day)):
             raise dg.Failure(
                 description=(
-                    f"no weather readings (readings-*.parquet and cities.parquet) for {day} under "
-                    f"{storage.uri(readings_prefix(day))}; set sample_cities to generate a sample day"
+                    f"no weather readings for {day}: expected {READINGS_GLOB} and cities.parquet "
+                    f"under {storage.uri(readings_prefix(day))}. The sensor feed delivers them; "
+                    f"locally, `{HOW_TO_MAKE_READINGS}` generates a sample day and materializes it "
+                    f"(`python -m scripts.sample_weather --date {day}` only generates one)."
                 )
             )
         rows = 0
@@ -71,8 +93,8 @@ def weather_readings(
             with storage.local_copy(key) as path:
                 rows += pl.scan_parquet(path).select(pl.len()).collect().item()
         with storage.local_copy(cities_key(day)) as path:
-            cities = pl.read_parquet(path).with_columns(reading_date=pl.lit(dt.date.fromisoformat(day)))
-        warehouse.replace_partition(CITIES_TABLE, cities, "reading_date", dt.date.fromisoformat(day))
+            cities = pl.read_parquet(path).with_columns(pl.lit(date).alias(PARTITION_COLUMN))
+        warehouse.replace_partition(CITIES_TABLE, cities, PARTITION_COLUMN, date)
     return dg.MaterializeResult(
         metadata={
             "rows": rows,
@@ -89,16 +111,17 @@ def weather_readings(
 
 @dg.multi_asset(
     group_name="weather",
-    partitions_def=weather_days,
+    partitions_def=daily_partitions,
     specs=[
         dg.AssetSpec(
             "heat_index_readings",
             group_name="weather",
             deps=[weather_readings],
             kinds={"parquet", "polars"},
+            metadata=_in_warehouse(HEAT_INDEX_TABLE) | _in_storage(HEAT_INDEX_PREFIX),
             description=(
-                "Every valid reading with its NWS heat index (F), risk category and rolling mean per "
-                "city, under heat-index-readings/<date>/ and in raw.heat_index_readings."
+                "Every valid reading with its NWS heat index (F), risk category and rolling mean "
+                "per city, under heat-index-readings/<date>/ and in raw.heat_index_readings."
             ),
         ),
         dg.AssetSpec(
@@ -106,12 +129,14 @@ def weather_readings(
             group_name="weather",
             deps=[weather_readings],
             kinds={"parquet"},
+            metadata=_in_warehouse(QUARANTINE_TABLE) | _in_storage(QUARANTINE_PREFIX),
             description=(
-                "Readings that failed validation, with every input column and the reasons, under "
-                "weather-quarantine/<date>/ and in raw.weather_quarantine."
+                "Readings that failed validation, with every input column and the reasons, "
+                "under weather-quarantine/<date>/ and in raw.weather_quarantine."
             ),
         ),
     ],
+    check_specs=[readings_reconcile],
 )
 def heat_index_readings(
     context: dg.AssetExecutionContext,
@@ -119,22 +144,40 @@ def heat_index_readings(
     storage: ObjectStorage,
     warehouse: Warehouse,
 ):
+    """Stage the day, reconcile what was staged, then load and publish it in one transaction.
+
+    A failed reconcile or a failed load publishes nothing: the previous files and warehouse
+    rows of the day stay as they were.
+    """
     day = context.partition_key
-    date = dt.date.fromisoformat(day)
     started = time.perf_counter()
     with PeakRss() as peak:
-        result = compute_heat_index_day(storage, day, window=config.rolling_window)
-        # The warehouse loads the written parts itself: the day never sits in memory whole.
-        with contextlib.ExitStack() as stack:
-            parts = [str(stack.enter_context(storage.local_copy(k))) for k in result.report.output_keys]
-            loaded = warehouse.replace_partition_from_parquet(HEAT_INDEX_TABLE, parts, "reading_date", date)
-        quarantined = warehouse.replace_partition(QUARANTINE_TABLE, result.quarantine, "reading_date", date)
-    report = result.report
-    context.log.info(report.summary())
+        with stage_heat_index_day(storage, day, window=config.rolling_window) as staged:
+            report = staged.report
+            context.log.info(report.summary())
+            reconcile = reconcile_staged(staged)
+            if not reconcile.passed:
+                yield reconcile
+                counted = {k: getattr(v, "value", v) for k, v in reconcile.metadata.items()}
+                raise dg.Failure(
+                    description=(
+                        f"readings_reconcile failed for {day}: {counted['rows_in']:,} readings "
+                        f"in, {counted['rows_valid']:,} valid + {counted['rows_quarantined']:,} "
+                        f"quarantined (difference {counted['difference']:,}). Nothing was "
+                        f"published or loaded: the previous outputs under "
+                        f"{storage.uri(heat_index_prefix(day))}, {storage.uri(quarantine_key(day))}"
+                        f" and in {HEAT_INDEX_TABLE} and {QUARANTINE_TABLE} are kept."
+                    ),
+                    metadata=counted,
+                )
+            try:
+                loaded = load_and_publish(staged, storage, warehouse)
+            except PublicationError as error:
+                raise dg.Failure(description=str(error)) from error
     if report.rows_quarantined:
         context.log.warning(
-            f"{report.rows_quarantined:,} readings quarantined in {storage.uri(report.quarantine_key)}: "
-            f"{report.quarantine_reasons}"
+            f"{report.rows_quarantined:,} readings quarantined in "
+            f"{storage.uri(report.quarantine_key)}: {report.quarantine_reasons}"
         )
     figures = {
         "rows_in": report.rows_in,
@@ -150,17 +193,18 @@ def heat_index_readings(
             **figures,
             "rolling_window": config.rolling_window,
             "blocks": report.blocks,
-            "warehouse_rows": loaded,
+            "warehouse_rows": loaded[HEAT_INDEX_TABLE],
             "warehouse_table": HEAT_INDEX_TABLE,
             "location": dg.MetadataValue.path(storage.uri(heat_index_prefix(day))),
         },
+        check_results=[reconcile],
     )
     yield dg.MaterializeResult(
         asset_key="weather_quarantine",
         metadata={
             **figures,
             "quarantine_reasons": report.quarantine_reasons,
-            "warehouse_rows": quarantined,
+            "warehouse_rows": loaded[QUARANTINE_TABLE],
             "warehouse_table": QUARANTINE_TABLE,
             "location": dg.MetadataValue.path(storage.uri(report.quarantine_key)),
         },

@@ -1,12 +1,19 @@
-"""Checks on the heat-index hand-off, evaluated on what the run wrote to storage."""
+"""Checks on the heat-index hand-off.
+
+`readings_reconcile` is blocking and part of the `heat_index_readings` step itself: it
+counts what the step staged, before anything is published, so a failure keeps the
+previous outputs. `heat_index_is_sane` runs afterwards on the published files.
+"""
 
 import contextlib
 
 import dagster as dg
 import polars as pl
 
-from assets.weather.layout import heat_index_prefix, is_readings_key, quarantine_key, readings_prefix
-from assets.weather.partitions import weather_days
+from assets.partitions import daily_partitions
+from assets.weather.enrich import StagedHeatIndexDay
+from assets.weather.heat_index import heat_risk, simple_heat_index_f
+from assets.weather.layout import heat_index_prefix
 from resources.object_storage import ObjectStorage
 
 # Where the Rothfusz regression applies and the air is at least moderately humid, the
@@ -16,37 +23,29 @@ from resources.object_storage import ObjectStorage
 SANITY_MIN_HUMIDITY = 40.0
 SANITY_ALLOWANCE_F = 1.0
 
-
-@contextlib.contextmanager
-def _scan(storage: ObjectStorage, keys: list[str]):
-    with contextlib.ExitStack() as stack:
-        yield pl.scan_parquet([stack.enter_context(storage.local_copy(k)) for k in keys])
-
-
-def _count(storage: ObjectStorage, keys: list[str]) -> int:
-    if not keys:  # a missing output counts as no rows, so the check fails instead of erroring
-        return 0
-    with _scan(storage, keys) as frame:
-        return frame.select(pl.len()).collect().item()
-
-
-@dg.asset_check(
+readings_reconcile = dg.AssetCheckSpec(
+    "readings_reconcile",
     asset="heat_index_readings",
-    partitions_def=weather_days,
-    additional_deps=["weather_readings", "weather_quarantine"],
     blocking=True,
-    description="Valid readings plus quarantined readings equal the readings in: none vanish, none appear.",
+    description=(
+        "Valid readings plus quarantined readings equal the readings in: none vanish, none appear."
+    ),
 )
-def readings_reconcile(context: dg.AssetCheckExecutionContext, storage: ObjectStorage) -> dg.AssetCheckResult:
-    day = context.partition_key
-    reading_keys = [k for k in storage.list_keys(readings_prefix(day)) if is_readings_key(k)]
-    rows_in = _count(storage, reading_keys)
-    rows_valid = _count(storage, storage.list_keys(heat_index_prefix(day)))
-    with _scan(storage, [quarantine_key(day)]) as quarantine:
-        reasons = quarantine.group_by("reason").len().sort("reason").collect()
+
+
+def reconcile_staged(staged: StagedHeatIndexDay) -> dg.AssetCheckResult:
+    """`readings_reconcile` on what the step staged: rows in (the readings files' footers)
+    against the rows in the staged parts and the staged quarantine, read back from disk."""
+    rows_in = staged.report.rows_in
+    parts = pl.scan_parquet([part.path for part in staged.parts])
+    rows_valid = int(parts.select(pl.len()).collect().item())  # from the Parquet footers
+    quarantine = pl.scan_parquet(staged.quarantine_file.path)
+    reasons = quarantine.group_by("reason").len().sort("reason").collect()
     rows_quarantined = int(reasons["len"].sum())
     difference = rows_in - rows_valid - rows_quarantined
     return dg.AssetCheckResult(
+        check_name=readings_reconcile.name,
+        asset_key=readings_reconcile.asset_key,
         passed=difference == 0,
         metadata={
             "rows_in": rows_in,
@@ -58,35 +57,41 @@ def readings_reconcile(context: dg.AssetCheckExecutionContext, storage: ObjectSt
     )
 
 
+@contextlib.contextmanager
+def _scan(storage: ObjectStorage, keys: list[str]):
+    with contextlib.ExitStack() as stack:
+        yield pl.scan_parquet([stack.enter_context(storage.local_copy(k)) for k in keys])
+
+
 @dg.asset_check(
     asset="heat_index_readings",
-    partitions_def=weather_days,
+    partitions_def=daily_partitions,
     description=(
         "Every heat index is a finite number, every risk matches it, and in humid heat "
         f"(Rothfusz branch, RH >= {SANITY_MIN_HUMIDITY:.0f} %) it is not below the temperature."
     ),
 )
-def heat_index_is_sane(context: dg.AssetCheckExecutionContext, storage: ObjectStorage) -> dg.AssetCheckResult:
-    from assets.weather.heat_index import heat_risk, simple_heat_index_f
-
+def heat_index_is_sane(
+    context: dg.AssetCheckExecutionContext, storage: ObjectStorage
+) -> dg.AssetCheckResult:
     day = context.partition_key
     hi, t, rh = pl.col("heat_index_f"), pl.col("temperature_f"), pl.col("relative_humidity")
+    risk = pl.col("heat_risk").cast(pl.String)
     problems = {
         "heat_index_missing": hi.is_null() | ~hi.is_finite(),
         "rolling_mean_missing": pl.col("heat_index_rolling_mean_f").is_null(),
         "heat_index_below_temperature": (simple_heat_index_f(t, rh) >= 80)
         & (rh >= SANITY_MIN_HUMIDITY)
         & (hi < t - SANITY_ALLOWANCE_F),
-        "risk_mismatch": ~heat_risk(hi).cast(pl.String).eq_missing(pl.col("heat_risk").cast(pl.String)),
+        "risk_mismatch": ~heat_risk(hi).cast(pl.String).eq_missing(risk),
     }
+    example_columns = [
+        "city_id", "reading_at", "temperature_f", "relative_humidity", "heat_index_f"
+    ]
     with _scan(storage, storage.list_keys(heat_index_prefix(day))) as readings:
         flagged = readings.with_columns(**problems).filter(pl.any_horizontal(*problems))
         counts = flagged.select(pl.col(list(problems)).sum()).collect().row(0, named=True)
-        examples = (
-            flagged.select("city_id", "reading_at", "temperature_f", "relative_humidity", "heat_index_f")
-            .head(10)
-            .collect()
-        )
+        examples = flagged.select(example_columns).head(10).collect()
     return dg.AssetCheckResult(
         passed=sum(counts.values()) == 0,
         metadata={

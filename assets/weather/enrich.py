@@ -1,12 +1,17 @@
-"""One day of readings in, heat-index readings and quarantined readings out.
+"""One day of readings in, heat-index readings and quarantined readings out, staged.
 
 Memory stays bounded by working through the day in blocks of cities (a rolling mean
 and a duplicate check only ever need one city's readings): each block is read with a
 streaming scan filtered on city_id (the readings files are sorted by city, so Parquet
 statistics skip most row groups), validated, enriched and written as its own Parquet
 part, then dropped. Nothing of a block outlives it except its (few) quarantined rows, so
-the peak is one block's working set whatever the size of the day, and the warehouse
-loads the day from the written parts (`Warehouse.replace_partition_from_parquet`).
+the peak is one block's working set whatever the size of the day.
+
+Nothing is published while the day is computed: the parts and the quarantine are staged
+(`ObjectStorage.staging_file`, invisible under their prefixes), the checks read what was
+staged, and `load_and_publish` loads the warehouse from the staged files (DuckDB reads
+them itself) and publishes them in one transaction. A failure anywhere before that keeps
+the previous outputs, files and rows alike.
 """
 
 from __future__ import annotations
@@ -17,12 +22,18 @@ import math
 import re
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import polars as pl
 
 from assets.weather.heat_index import celsius_to_fahrenheit, heat_index_f, heat_risk
 from assets.weather.layout import (
+    HEAT_INDEX_TABLE,
+    PARTITION_COLUMN,
+    QUARANTINE_TABLE,
+    READINGS_SCHEMA,
     cities_key,
     heat_index_key,
     heat_index_prefix,
@@ -32,8 +43,8 @@ from assets.weather.layout import (
 )
 from assets.weather.memory import PeakRss
 from assets.weather.quarantine import split_readings
-from assets.weather.sample_day import READINGS_SCHEMA
 from resources.object_storage import ObjectStorage
+from resources.warehouse import PartitionLoad, Warehouse
 
 DEFAULT_ROLLING_WINDOW = "60m"
 DEFAULT_BLOCK_ROWS = 2_500_000
@@ -50,7 +61,7 @@ class HeatIndexReport:
     seconds: float = 0.0
     peak_rss_mb: float = 0.0
     input_mb: float = 0.0
-    output_keys: list[str] = field(default_factory=list)
+    output_keys: list[str] = field(default_factory=list)  # the day's parts, once published
     quarantine_key: str = ""
 
     def summary(self) -> str:
@@ -61,15 +72,36 @@ class HeatIndexReport:
         )
 
 
+@dataclass(frozen=True)
+class StagedFile:
+    """A finished local file and the key it is published under."""
+
+    path: Path
+    key: str
+
+
 @dataclass
-class HeatIndexDay:
-    report: HeatIndexReport  # report.output_keys: the day's heat-index parts, for the warehouse
-    quarantine: pl.DataFrame  # the quarantined readings (a small share of the day)
+class StagedHeatIndexDay:
+    """A computed day, not yet visible: its parts and quarantine are staged files."""
+
+    day: str
+    report: HeatIndexReport
+    parts: list[StagedFile]
+    quarantine_file: StagedFile
+
+    def publish(self, storage: ObjectStorage) -> None:
+        """Move the staged files under their keys, then drop parts an earlier run with more
+        blocks left behind. Renames on the local folder, whole-object PUTs on S3."""
+        for staged in [*self.parts, self.quarantine_file]:
+            storage.upload_file(staged.path, staged.key)
+        keep = {staged.key for staged in self.parts}
+        for stale in set(storage.list_keys(heat_index_prefix(self.day))) - keep:
+            storage.delete(stale)
 
 
 # Fixed-length durations only ("mo", "q", "y" and "i" windows go through the per-city path).
-_FIXED_UNITS_US = {"ns": 1e-3, "us": 1, "ms": 1_000, "s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000,
-                   "d": 86_400_000_000, "w": 604_800_000_000}
+_FIXED_UNITS_US = {"ns": 1e-3, "us": 1, "ms": 1_000, "s": 1_000_000, "m": 60_000_000,
+                   "h": 3_600_000_000, "d": 86_400_000_000, "w": 604_800_000_000}
 _DURATION = re.compile(r"(\d+)(ns|us|ms|s|m|h|d|w)")
 
 
@@ -90,11 +122,13 @@ def _city_time_key(valid: pl.DataFrame, window: str) -> pl.Expr | None:
     None when that is not possible (calendar windows, no rows, an id range too wide for int64)."""
     window_us = _fixed_window_us(window)
     at_type = valid.schema["reading_at"]
-    if window_us is None or valid.height == 0 or not (isinstance(at_type, pl.Datetime) and at_type.time_unit in ("us", "ms")):
+    timed_in_us = isinstance(at_type, pl.Datetime) and at_type.time_unit in ("us", "ms")
+    if window_us is None or valid.height == 0 or not timed_in_us:
         return None
     bounds = valid.select(
         pl.col("city_id").min().alias("c0"), pl.col("city_id").max().alias("c1"),
-        pl.col("reading_at").dt.epoch("us").min().alias("t0"), pl.col("reading_at").dt.epoch("us").max().alias("t1"),
+        pl.col("reading_at").dt.epoch("us").min().alias("t0"),
+        pl.col("reading_at").dt.epoch("us").max().alias("t1"),
     ).row(0)
     c0, c1, t0, t1 = bounds
     if None in bounds:
@@ -103,11 +137,14 @@ def _city_time_key(valid: pl.DataFrame, window: str) -> pl.Expr | None:
     if (c1 - c0 + 1) * stride >= 2**62:
         return None
     return (
-        (pl.col("city_id").cast(pl.Int64) - c0) * stride + (pl.col("reading_at").dt.epoch("us") - t0)
+        (pl.col("city_id").cast(pl.Int64) - c0) * stride
+        + (pl.col("reading_at").dt.epoch("us") - t0)
     ).cast(pl.Datetime("us")).set_sorted()
 
 
-def with_heat_index(valid: pl.DataFrame, day: dt.date, window: str = DEFAULT_ROLLING_WINDOW) -> pl.DataFrame:
+def with_heat_index(
+    valid: pl.DataFrame, day: dt.date, window: str = DEFAULT_ROLLING_WINDOW
+) -> pl.DataFrame:
     """Valid readings, sorted by city then time -> the heat_index_readings columns, same order.
 
     The rolling mean is time-based: the mean of the city's heat index over the trailing
@@ -141,7 +178,9 @@ def with_heat_index(valid: pl.DataFrame, day: dt.date, window: str = DEFAULT_ROL
     )
 
 
-def _block_filters(known_city_ids: pl.Series, rows_in: int, block_rows: int) -> list[pl.Expr]:
+def _block_filters(
+    known_city_ids: pl.Series, rows_in: int, block_rows: int
+) -> list[pl.Expr]:
     """City-range filters covering every reading: blocks of known cities of about `block_rows`
     readings; the first block also takes rows without a city and ids below the known ones,
     the last one ids above them, so unknown ids land in some block too."""
@@ -156,7 +195,8 @@ def _block_filters(known_city_ids: pl.Series, rows_in: int, block_rows: int) -> 
         if lower is None and upper is None:
             filters.append(pl.lit(True))
         elif lower is None:
-            filters.append(upper.fill_null(True))  # readings without a city have no block of their own
+            # Readings without a city have no block of their own.
+            filters.append(upper.fill_null(True))
         else:
             filters.append(lower if upper is None else lower & upper)
     return filters
@@ -166,72 +206,133 @@ def _block_filters(known_city_ids: pl.Series, rows_in: int, block_rows: int) -> 
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 1}
 
 
-def _write_parquet(storage: ObjectStorage, frame: pl.DataFrame, key: str) -> None:
-    with storage.staging_file(key) as path:
-        frame.write_parquet(path, **PARQUET_OPTIONS)
-        storage.upload_file(path, key)
-
-
-def compute_heat_index_day(
+@contextlib.contextmanager
+def stage_heat_index_day(
     storage: ObjectStorage,
     day: str,
     window: str = DEFAULT_ROLLING_WINDOW,
     block_rows: int = DEFAULT_BLOCK_ROWS,
-) -> HeatIndexDay:
-    """Validate, enrich and write one day; return the quarantine and the figures.
+) -> Iterator[StagedHeatIndexDay]:
+    """Validate and enrich one day into staged files; yield them, unpublished.
 
-    The enriched readings are in the Parquet parts listed in `report.output_keys`.
+    Whatever `publish` has not moved is deleted when the block ends, so leaving the block
+    without publishing (a failed check, a failed load) changes nothing under the prefixes.
     """
     started = time.perf_counter()
     date = dt.date.fromisoformat(day)
     report = HeatIndexReport(day=day, quarantine_key=quarantine_key(day))
     reading_keys = [k for k in storage.list_keys(readings_prefix(day)) if is_readings_key(k)]
     if not reading_keys:
-        raise FileNotFoundError(f"no weather readings for {day} under {storage.uri(readings_prefix(day))}")
-
-    with PeakRss() as peak, contextlib.ExitStack() as stack:
-        paths = [stack.enter_context(storage.local_copy(k)) for k in reading_keys]
-        city_path = stack.enter_context(storage.local_copy(cities_key(day)))
-        known_city_ids = pl.read_parquet(city_path, columns=["city_id"])["city_id"]
-        scan = pl.scan_parquet(paths, schema=READINGS_SCHEMA)
-        report.rows_in = scan.select(pl.len()).collect().item()  # from the Parquet footers
-        filters = _block_filters(known_city_ids, report.rows_in, block_rows)
-
-        quarantined_blocks, reasons = [], Counter()
-        for part, in_block in enumerate(filters):
-            readings = scan.filter(in_block).collect(engine="streaming")
-            report.input_mb += readings.estimated_size("mb")
-            valid, quarantined = split_readings(readings, known_city_ids)
-            del readings
-            enriched = with_heat_index(valid, date, window)
-            report.rows_valid += enriched.height
-            del valid
-            key = heat_index_key(day, part)
-            _write_parquet(storage, enriched, key)
-            del enriched
-            report.output_keys.append(key)
-            if quarantined.height:
-                quarantined_blocks.append(quarantined)
-                reasons.update(dict(quarantined["reason"].value_counts().iter_rows()))
-        report.blocks = len(filters)
-
-        # A rerun with fewer blocks must not leave an earlier run's parts behind.
-        for stale in set(storage.list_keys(heat_index_prefix(day))) - set(report.output_keys):
-            storage.delete(stale)
-
-        quarantine = (
-            pl.concat(quarantined_blocks)
-            if quarantined_blocks
-            else pl.DataFrame(schema={**READINGS_SCHEMA, "reason": pl.String})
+        raise FileNotFoundError(
+            f"no weather readings for {day} under {storage.uri(readings_prefix(day))}"
         )
-        quarantine = quarantine.with_columns(pl.lit(date, pl.Date).alias("reading_date")).select(
-            "reading_date", *READINGS_SCHEMA, "reason"
-        )
-        _write_parquet(storage, quarantine, report.quarantine_key)
-        del quarantined_blocks
 
-    report.rows_quarantined = quarantine.height
-    report.quarantine_reasons = dict(sorted(reasons.items()))
-    report.peak_rss_mb = peak.mib
-    report.seconds = time.perf_counter() - started
-    return HeatIndexDay(report=report, quarantine=quarantine)
+    with contextlib.ExitStack() as staging:
+        parts: list[StagedFile] = []
+        with PeakRss() as peak, contextlib.ExitStack() as inputs:
+            paths = [inputs.enter_context(storage.local_copy(k)) for k in reading_keys]
+            city_path = inputs.enter_context(storage.local_copy(cities_key(day)))
+            known_city_ids = pl.read_parquet(city_path, columns=["city_id"])["city_id"]
+            scan = pl.scan_parquet(paths, schema=READINGS_SCHEMA)
+            report.rows_in = scan.select(pl.len()).collect().item()  # from the Parquet footers
+            filters = _block_filters(known_city_ids, report.rows_in, block_rows)
+
+            quarantined_blocks, reasons = [], Counter()
+            for part, in_block in enumerate(filters):
+                readings = scan.filter(in_block).collect(engine="streaming")
+                report.input_mb += readings.estimated_size("mb")
+                valid, quarantined = split_readings(readings, known_city_ids)
+                del readings
+                enriched = with_heat_index(valid, date, window)
+                report.rows_valid += enriched.height
+                del valid
+                key = heat_index_key(day, part)
+                path = staging.enter_context(storage.staging_file(key))
+                enriched.write_parquet(path, **PARQUET_OPTIONS)
+                del enriched
+                parts.append(StagedFile(path, key))
+                if quarantined.height:
+                    quarantined_blocks.append(quarantined)
+                    reasons.update(dict(quarantined["reason"].value_counts().iter_rows()))
+            report.blocks = len(filters)
+
+            quarantine = (
+                pl.concat(quarantined_blocks)
+                if quarantined_blocks
+                else pl.DataFrame(schema={**READINGS_SCHEMA, "reason": pl.String})
+            )
+            del quarantined_blocks
+            quarantine = quarantine.with_columns(
+                pl.lit(date, pl.Date).alias(PARTITION_COLUMN)
+            ).select(PARTITION_COLUMN, *READINGS_SCHEMA, "reason")
+            quarantine_path = staging.enter_context(storage.staging_file(report.quarantine_key))
+            quarantine.write_parquet(quarantine_path, **PARQUET_OPTIONS)
+            report.rows_quarantined = quarantine.height
+            del quarantine
+
+        report.quarantine_reasons = dict(sorted(reasons.items()))
+        report.peak_rss_mb = peak.mib
+        report.seconds = time.perf_counter() - started
+        yield StagedHeatIndexDay(
+            day=day,
+            report=report,
+            parts=parts,
+            quarantine_file=StagedFile(quarantine_path, report.quarantine_key),
+        )
+
+
+class PublicationError(RuntimeError):
+    """The warehouse load or the publishing of the files failed; says what was kept."""
+
+
+def load_and_publish(
+    staged: StagedHeatIndexDay, storage: ObjectStorage, warehouse: Warehouse
+) -> dict[str, int]:
+    """Load the staged day into the warehouse and publish its files, in one transaction.
+
+    Both tables load from the staged files themselves, so the warehouse holds exactly what
+    is published. The warehouse publishes the files once every row is in and before it
+    commits; if the load fails nothing is published, and if publishing fails the rows are
+    rolled back. Returns the rows loaded per table.
+    """
+    date = dt.date.fromisoformat(staged.day)
+    loads = [
+        PartitionLoad(
+            table=HEAT_INDEX_TABLE,
+            partition_column=PARTITION_COLUMN,
+            partition_value=date,
+            parquet_paths=[str(part.path) for part in staged.parts],
+        ),
+        PartitionLoad(
+            table=QUARANTINE_TABLE,
+            partition_column=PARTITION_COLUMN,
+            partition_value=date,
+            parquet_paths=[str(staged.quarantine_file.path)],
+        ),
+    ]
+    stage = "loading"
+
+    def publish_files() -> None:
+        nonlocal stage
+        stage = "publishing"
+        staged.publish(storage)
+        stage = "committing"
+
+    try:
+        loaded = warehouse.load_partitions(loads, before_commit=publish_files)
+    except Exception as error:
+        where = (
+            f"{storage.uri(heat_index_prefix(staged.day))}, "
+            f"{storage.uri(quarantine_key(staged.day))}, {HEAT_INDEX_TABLE} and {QUARANTINE_TABLE}"
+        )
+        if stage != "loading":
+            raise PublicationError(
+                f"{staged.day}: {stage} failed ({error}) after the rows were loaded; the "
+                f"warehouse rolled back, but {where} may hold some of this run's files: run again"
+            ) from error
+        raise PublicationError(
+            f"{staged.day}: the warehouse load failed ({error}); nothing was published: "
+            f"the previous outputs in {where} are kept"
+        ) from error
+    staged.report.output_keys = [part.key for part in staged.parts]
+    return loaded

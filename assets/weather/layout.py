@@ -1,4 +1,7 @@
-"""Where the weather family's objects live, bucket-relative (`data/` locally, S3 in production)."""
+"""Where the weather family's objects live, bucket-relative (`data/` locally, S3 in production),
+and the shape of the readings files the feed delivers."""
+
+import polars as pl
 
 READINGS_PREFIX = "weather-readings"
 HEAT_INDEX_PREFIX = "heat-index-readings"
@@ -7,6 +10,17 @@ QUARANTINE_PREFIX = "weather-quarantine"
 HEAT_INDEX_TABLE = "raw.heat_index_readings"
 QUARANTINE_TABLE = "raw.weather_quarantine"
 CITIES_TABLE = "raw.weather_cities"
+PARTITION_COLUMN = "reading_date"
+
+# The feed's contract for `weather-readings/<date>/readings-*.parquet`: readings name
+# cities by id only (the registry is `cities.parquet` beside them); times are UTC, naive.
+READINGS_SCHEMA = {
+    "city_id": pl.Int32,
+    "reading_at": pl.Datetime("us"),
+    "temperature_c": pl.Float64,
+    "relative_humidity": pl.Float64,
+}
+READINGS_GLOB = "readings-*.parquet"
 
 
 def readings_prefix(day: str) -> str:
@@ -28,6 +42,10 @@ def heat_index_prefix(day: str) -> str:
 
 def heat_index_key(day: str, part: int) -> str:
     return f"{HEAT_INDEX_PREFIX}/{day}/part-{part:03d}.parquet"
+
+
+def quarantine_prefix(day: str) -> str:
+    return f"{QUARANTINE_PREFIX}/{day}/"
 
 
 def quarantine_key(day: str) -> str:

@@ -4,9 +4,7 @@ import pytest
 
 from resources.object_storage import LocalObjectStorage
 from resources.warehouse import DuckDBWarehouse
-
-DAY = "2026-07-15"
-CITIES = 60
+from tests.helpers import write_weather_day
 
 
 @pytest.fixture
@@ -26,6 +24,4 @@ def resources(storage, warehouse):
 
 @pytest.fixture
 def sample_day(storage):
-    from assets.weather.sample_day import write_sample_day
-
-    return write_sample_day(storage, DAY, cities=CITIES)
+    return write_weather_day(storage)

@@ -1,67 +1,155 @@
 """Materialize the weather family on a small generated day and look at what comes out."""
 
-import datetime as dt
+import fnmatch
 
 import dagster as dg
 import polars as pl
 import pytest
 
-from assets.weather.assets import heat_index_readings, weather_readings
-from assets.weather.checks import heat_index_is_sane, readings_reconcile
 from assets.weather.definitions import defs
+from assets.weather.layout import (
+    cities_key,
+    heat_index_prefix,
+    is_readings_key,
+    quarantine_prefix,
+    readings_prefix,
+)
+from tests.helpers import (
+    WEATHER_CITIES,
+    WEATHER_DAY,
+    materialize_weather,
+    published_weather_files,
+    write_weather_day,
+)
 from tests.weather import reference_heat_index as reference
-from tests.weather.conftest import CITIES, DAY
-
-SELECTION = [weather_readings, heat_index_readings, readings_reconcile, heat_index_is_sane]
 
 
-def materialize(resources, day=DAY, **kwargs):
-    return dg.materialize(SELECTION, partition_key=day, resources=resources, **kwargs)
+def materialization(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    [event] = [
+        e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(asset)
+    ]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
 
 
-def test_definitions_hold_the_weather_assets_and_checks():
+def family_graph(resources: dict):
     # Resources come from the top-level definitions, so the family's own defs list them not.
-    assert {k.to_user_string() for a in defs.assets for k in a.keys} == {
+    return dg.Definitions.merge(defs, dg.Definitions(resources=resources)).resolve_asset_graph()
+
+
+def test_definitions_hold_the_weather_assets_and_checks(resources):
+    graph = family_graph(resources)
+    assert {k.to_user_string() for k in graph.get_all_asset_keys()} == {
         "weather_readings", "heat_index_readings", "weather_quarantine"
     }
-    assert {(k.asset_key.to_user_string(), k.name) for c in defs.asset_checks for k in c.check_keys} == {
-        ("heat_index_readings", "readings_reconcile"), ("heat_index_readings", "heat_index_is_sane"),
+    checks = {(k.asset_key.to_user_string(), k.name): k for k in graph.asset_check_keys}
+    assert set(checks) == {
+        ("heat_index_readings", "readings_reconcile"),
+        ("heat_index_readings", "heat_index_is_sane"),
     }
+    # The reconcile runs in the step that stages the outputs, and blocks their publication.
+    reconcile = graph.get_check_spec(checks[("heat_index_readings", "readings_reconcile")])
+    assert reconcile.blocking
+    assert reconcile.description == (
+        "Valid readings plus quarantined readings equal the readings in: none vanish, none appear."
+    )
 
 
-def test_every_reading_is_enriched_or_quarantined_and_reruns_replace(resources, warehouse, sample_day):
-    result = materialize(resources)
+def test_every_asset_with_rows_says_where_they_are(resources):
+    graph = family_graph(resources)
+    meta = {k.to_user_string(): graph.get(k).metadata for k in graph.get_all_asset_keys()}
+    assert meta["heat_index_readings"] == {
+        "dagster/table_name": "raw.heat_index_readings",
+        "fieldwork/partition_column": "reading_date",
+        "fieldwork/storage_prefix": "heat-index-readings/{partition}/",
+        "fieldwork/storage_format": "parquet",
+    }
+    assert meta["weather_quarantine"] == {
+        "dagster/table_name": "raw.weather_quarantine",
+        "fieldwork/partition_column": "reading_date",
+        "fieldwork/storage_prefix": "weather-quarantine/{partition}/",
+        "fieldwork/storage_format": "parquet",
+    }
+    # Its warehouse table is the city registry, not its rows: no table name, a file glob.
+    assert meta["weather_readings"] == {
+        "fieldwork/storage_prefix": "weather-readings/{partition}/",
+        "fieldwork/storage_format": "parquet",
+        "fieldwork/storage_glob": "readings-*.parquet",
+    }
+    # The prefixes are the ones the assets write to.
+    where = {
+        "weather_readings": readings_prefix, "heat_index_readings": heat_index_prefix,
+        "weather_quarantine": quarantine_prefix,
+    }
+    for asset, prefix in where.items():
+        assert meta[asset]["fieldwork/storage_prefix"].format(partition=WEATHER_DAY) == prefix(
+            WEATHER_DAY
+        )
+
+
+def test_the_readings_glob_takes_the_readings_and_not_the_city_registry(
+    resources, storage, sample_day
+):
+    graph = family_graph(resources)
+    glob = graph.get(dg.AssetKey("weather_readings")).metadata["fieldwork/storage_glob"]
+    keys = storage.list_keys(readings_prefix(WEATHER_DAY))
+    matched = [k for k in keys if fnmatch.fnmatch(k.rsplit("/", 1)[-1], glob)]
+    assert matched == [k for k in keys if is_readings_key(k)] == sample_day.keys[1:]
+    assert cities_key(WEATHER_DAY) in keys and cities_key(WEATHER_DAY) not in matched
+
+
+def test_every_reading_is_enriched_or_quarantined_and_reruns_replace(
+    resources, warehouse, sample_day
+):
+    result = materialize_weather(resources)
     assert result.success
-    assert all(e.passed for e in result.get_asset_check_evaluations())
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(evaluations) == {"readings_reconcile", "heat_index_is_sane"}
+    assert all(e.passed for e in evaluations.values())
+    reconcile = {k: v.value for k, v in evaluations["readings_reconcile"].metadata.items()}
     counts = warehouse.query(
         "select (select count(*) from raw.heat_index_readings) as valid,"
         " (select count(*) from raw.weather_quarantine) as quarantined,"
         " (select count(*) from raw.weather_cities) as cities"
     ).row(0, named=True)
     assert counts["valid"] + counts["quarantined"] == sample_day.rows
-    assert counts["cities"] == CITIES
-    reasons = set(warehouse.query("select reason from raw.weather_quarantine")["reason"].str.split(";").explode())
-    assert reasons == {
+    assert counts["cities"] == WEATHER_CITIES
+    assert (reconcile["rows_in"], reconcile["rows_valid"], reconcile["rows_quarantined"]) == (
+        sample_day.rows, counts["valid"], counts["quarantined"]
+    )
+    assert reconcile["difference"] == 0
+    reasons = warehouse.query("select reason from raw.weather_quarantine")["reason"]
+    assert set(reasons.str.split(";").explode()) == {
         "city_missing", "unknown_city", "temperature_missing", "temperature_out_of_bounds",
         "humidity_missing", "humidity_out_of_range", "duplicate_reading",
     }
-    meta = result.get_asset_materialization_events()[1].materialization.metadata
-    assert meta["rows_in"].value == sample_day.rows and meta["peak_rss_mb"].value > 0
+    meta = materialization(result, "heat_index_readings")
+    assert meta["rows_in"] == sample_day.rows and meta["peak_rss_mb"] > 0
+    assert meta["warehouse_rows"] == counts["valid"]
+    assert materialization(result, "weather_quarantine")["warehouse_rows"] == counts["quarantined"]
 
-    again = materialize(resources)
+    first = published_weather_files(resources["storage"])
+    again = materialize_weather(resources)
     assert again.success
-    assert warehouse.query("select count(*) as n from raw.heat_index_readings")["n"][0] == counts["valid"]
-    assert warehouse.query("select count(*) as n from raw.weather_quarantine")["n"][0] == counts["quarantined"]
-    assert warehouse.query("select count(*) as n from raw.weather_cities")["n"][0] == CITIES
+    assert warehouse.query(
+        "select (select count(*) from raw.heat_index_readings) as valid,"
+        " (select count(*) from raw.weather_quarantine) as quarantined,"
+        " (select count(*) from raw.weather_cities) as cities"
+    ).row(0, named=True) == counts
+    assert published_weather_files(resources["storage"]) == first  # byte-identical rerun
 
 
-def test_heat_index_and_rolling_mean_match_the_reference_for_a_city_with_gaps(resources, storage, sample_day):
-    assert materialize(resources).success
-    out = pl.read_parquet(storage.uri(f"heat-index-readings/{DAY}/") + "/*.parquet")
+def test_heat_index_and_rolling_mean_match_the_reference_for_a_city_with_gaps(
+    resources, storage, sample_day
+):
+    assert materialize_weather(resources).success
+    out = pl.read_parquet(storage.uri(heat_index_prefix(WEATHER_DAY)) + "/*.parquet")
     per_city = out.group_by("city_id").len()
     city = per_city.filter(pl.col("len") < 1_440 - 5).sort("len")["city_id"][0]  # has gaps
     rows = out.filter(pl.col("city_id") == city).sort("reading_at")
-    want_hi = [reference.heat_index_f(t, rh) for t, rh in rows.select("temperature_f", "relative_humidity").iter_rows()]
+    want_hi = [
+        reference.heat_index_f(t, rh)
+        for t, rh in rows.select("temperature_f", "relative_humidity").iter_rows()
+    ]
     want_roll = reference.rolling_mean(rows["reading_at"].to_list(), want_hi, 3_600)
     assert rows["heat_index_f"].to_list() == pytest.approx(want_hi, abs=1e-9)
     assert rows["heat_index_rolling_mean_f"].to_list() == pytest.approx(want_roll, abs=1e-9)
@@ -70,45 +158,27 @@ def test_heat_index_and_rolling_mean_match_the_reference_for_a_city_with_gaps(re
 
 def test_a_configured_window_changes_the_rolling_mean(resources, storage, sample_day):
     config = dg.RunConfig(ops={"heat_index_readings": {"config": {"rolling_window": "1m"}}})
-    assert materialize(resources, run_config=config).success
-    out = pl.read_parquet(storage.uri(f"heat-index-readings/{DAY}/") + "/*.parquet")
+    assert materialize_weather(resources, run_config=config).success
+    out = pl.read_parquet(storage.uri(heat_index_prefix(WEATHER_DAY)) + "/*.parquet")
     # A one-minute trailing window holds only the reading itself.
     assert (out["heat_index_rolling_mean_f"] == out["heat_index_f"]).all()
 
 
-def test_a_day_without_readings_fails_clearly(resources):
-    with pytest.raises(dg.Failure, match="no weather readings"):
-        materialize(resources, day="2026-07-16")
-
-
-def test_reconcile_check_fails_when_readings_go_missing(resources, storage, sample_day):
-    assert materialize(resources).success
-    storage.delete(f"heat-index-readings/{DAY}/part-000.parquet")
-    result = dg.materialize(
-        [weather_readings, heat_index_readings, readings_reconcile], partition_key=DAY,
-        resources=resources,
-        selection=dg.AssetSelection.assets("weather_readings") | dg.AssetSelection.checks(readings_reconcile),
-        raise_on_error=False,  # the check is blocking: its failure fails the run, as it should
-    )
-    assert not result.success
-    evaluation = result.get_asset_check_evaluations()[0]
-    assert not evaluation.passed
-    assert evaluation.metadata["difference"].value > 0
-
-
-def test_a_sample_day_can_be_generated_by_config(resources, warehouse):
-    config = dg.RunConfig(ops={"weather_readings": {"config": {"sample_cities": 5}}})
-    assert materialize(resources, run_config=config).success
-    assert warehouse.query("select count(distinct city_id) as n from raw.heat_index_readings")["n"][0] == 5
-    assert warehouse.query("select max(reading_date) as d from raw.heat_index_readings")["d"][0] == dt.date(2026, 7, 15)
+def test_a_day_without_readings_fails_clearly_and_generates_nothing(resources, storage):
+    day = "2026-07-16"
+    with pytest.raises(dg.Failure) as failure:
+        materialize_weather(resources, day=day)
+    message = failure.value.description
+    assert f"no weather readings for {day}" in message
+    assert storage.uri(readings_prefix(day)) in message  # where it looked
+    assert "`make demo`" in message  # what makes data
+    assert storage.list_keys("weather-readings/") == []  # the asset never generates data
 
 
 @pytest.mark.xdist_group("moto")
 def test_the_weather_day_runs_on_s3_like_on_the_local_folder(s3_storage, warehouse):
-    from assets.weather.sample_day import write_sample_day
-
-    sample = write_sample_day(s3_storage, DAY, cities=20)
-    result = materialize({"storage": s3_storage, "warehouse": warehouse})
+    sample = write_weather_day(s3_storage, cities=20)
+    result = materialize_weather({"storage": s3_storage, "warehouse": warehouse})
 
     assert result.success
     assert all(e.passed for e in result.get_asset_check_evaluations())
@@ -117,4 +187,9 @@ def test_the_weather_day_runs_on_s3_like_on_the_local_folder(s3_storage, warehou
         " (select count(*) from raw.weather_quarantine) as quarantined"
     ).row(0, named=True)
     assert counts["valid"] + counts["quarantined"] == sample.rows
-    assert s3_storage.list_keys(f"heat-index-readings/{DAY}/")
+    assert s3_storage.list_keys(heat_index_prefix(WEATHER_DAY)) == [
+        f"heat-index-readings/{WEATHER_DAY}/part-000.parquet"
+    ]
+    assert s3_storage.list_keys(quarantine_prefix(WEATHER_DAY)) == [
+        f"weather-quarantine/{WEATHER_DAY}/quarantine.parquet"
+    ]

@@ -7,11 +7,15 @@ import polars as pl
 import pytest
 
 from assets.weather.heat_index import celsius_to_fahrenheit, heat_index_f, heat_risk
+from assets.weather.layout import readings_prefix
+from tests.helpers import WEATHER_DAY
 from tests.weather import reference_heat_index as reference
 
 
 def fast(temperatures_f, humidities) -> list[float]:
-    frame = pl.DataFrame({"t": temperatures_f, "rh": humidities}, schema={"t": pl.Float64, "rh": pl.Float64})
+    frame = pl.DataFrame(
+        {"t": temperatures_f, "rh": humidities}, schema={"t": pl.Float64, "rh": pl.Float64}
+    )
     return frame.lazy().select(heat_index_f("t", "rh")).collect().to_series().to_list()
 
 
@@ -25,14 +29,22 @@ BOUNDARY_T = [80.0, 87.0, 95.0, 112.0]
 BOUNDARY_RH = [13.0, 85.0]
 EDGE_CASES = (
     # The switch to the Rothfusz regression: exactly at, just below and just above 80.
-    [(simple_average_is_80(rh) + d, rh) for rh in (0.0, 13.0, 40.0, 85.0, 100.0) for d in (-EPS, 0.0, EPS)]
+    [
+        (simple_average_is_80(rh) + d, rh)
+        for rh in (0.0, 13.0, 40.0, 85.0, 100.0)
+        for d in (-EPS, 0.0, EPS)
+    ]
     # Each adjustment's temperature and humidity bounds, on and either side of them.
     + [
         (t + dt, rh + drh)
         for t, rh in itertools.product(BOUNDARY_T, BOUNDARY_RH)
         for dt, drh in itertools.product((-EPS, 0.0, EPS), repeat=2)
     ]
-    + [(t, rh) for t in (79.9, 80.0, 86.9, 87.0, 87.1, 111.9, 112.0, 112.1) for rh in (0.0, 5.0, 12.99, 13.0, 85.0, 85.01, 100.0)]
+    + [
+        (t, rh)
+        for t in (79.9, 80.0, 86.9, 87.0, 87.1, 111.9, 112.0, 112.1)
+        for rh in (0.0, 5.0, 12.99, 13.0, 85.0, 85.01, 100.0)
+    ]
     + [(-40.0, 50.0), (0.0, 0.0), (140.0, 100.0), (75.0, 100.0)]
 )
 
@@ -49,7 +61,8 @@ def test_the_switch_at_80_uses_rothfusz_and_below_it_the_simple_value():
     below, at = fast([simple_average_is_80(40.0) - 0.01, simple_average_is_80(40.0)], [40.0, 40.0])
     assert below < 80.0
     assert at == pytest.approx(reference.heat_index_f(simple_average_is_80(40.0), 40.0), abs=1e-9)
-    assert fast([t], [40.0])[0] == pytest.approx(0.5 * (t + 61 + (t - 68) * 1.2 + 40 * 0.094), abs=1e-12)
+    simple = 0.5 * (t + 61 + (t - 68) * 1.2 + 40 * 0.094)
+    assert fast([t], [40.0])[0] == pytest.approx(simple, abs=1e-12)
 
 
 def test_low_humidity_lowers_and_high_humidity_raises_the_regression():
@@ -77,23 +90,31 @@ def test_matches_the_nws_chart_when_rounded(t, rh, chart):
 
 
 def test_matches_the_reference_on_a_generated_day(storage, sample_day):
-    readings = pl.read_parquet(storage.uri("weather-readings/2026-07-15/") + "/readings-*.parquet")
+    readings = pl.read_parquet(
+        storage.uri(readings_prefix(WEATHER_DAY)) + "/readings-*.parquet"
+    )
     sample = (
         readings.drop_nulls()
-        .filter(pl.col("temperature_c").is_between(-90, 60) & pl.col("relative_humidity").is_between(0, 100))
+        .filter(
+            pl.col("temperature_c").is_between(-90, 60)
+            & pl.col("relative_humidity").is_between(0, 100)
+        )
         .sample(20_000, seed=1)
         .with_columns(temperature_f=celsius_to_fahrenheit("temperature_c"))
     )
     got = sample.select(heat_index_f("temperature_f", "relative_humidity")).to_series().to_numpy()
-    want = np.array([reference.heat_index_f(t, rh) for t, rh in sample.select("temperature_f", "relative_humidity").iter_rows()])
+    inputs = sample.select("temperature_f", "relative_humidity").iter_rows()
+    want = np.array([reference.heat_index_f(t, rh) for t, rh in inputs])
     assert np.max(np.abs(got - want)) <= 1e-9
     # The day exercises every branch, or the comparison above would prove little.
-    simple = 0.5 * (sample["temperature_f"] + 61 + (sample["temperature_f"] - 68) * 1.2 + sample["relative_humidity"] * 0.094)
+    t, rh = sample["temperature_f"], sample["relative_humidity"]
+    simple = 0.5 * (t + 61 + (t - 68) * 1.2 + rh * 0.094)
     assert (simple < 80).sum() > 0 and (simple >= 80).sum() > 100
 
 
 def test_celsius_is_converted_explicitly():
-    got = pl.select(celsius_to_fahrenheit(pl.lit(pl.Series([-40.0, 0.0, 37.0, 100.0])))).to_series().to_list()
+    celsius = pl.lit(pl.Series([-40.0, 0.0, 37.0, 100.0]))
+    got = pl.select(celsius_to_fahrenheit(celsius)).to_series().to_list()
     assert got == pytest.approx([-40.0, 32.0, 98.6, 212.0], abs=1e-12)
 
 

@@ -1,5 +1,12 @@
 """A realistic generated day of weather readings, the local stand-in for the sensor feed.
 
+Demo and test data, not part of the platform: `make demo` writes a day with it before it
+materializes the weather assets, tests and benchmarks generate their days with it, and
+
+    python -m scripts.sample_weather --date 2026-07-15 --cities 500
+
+writes one into the configured storage (the local `data/` folder by default).
+
 One reading per city per minute (15,000 cities x 1,440 minutes = 21.6 million rows at full
 scale). Temperatures in degrees Celsius follow the season for the city's latitude and
 hemisphere and a daily cycle by local solar time (coolest near 05:00, warmest near 15:00);
@@ -20,28 +27,23 @@ Layout, per day under `weather-readings/<date>/`:
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
-from assets.weather.layout import cities_key, readings_prefix
+from assets.weather.layout import READINGS_SCHEMA, cities_key, readings_prefix
 from resources.object_storage import ObjectStorage
 
 FULL_SCALE_CITIES = 15_000
 MINUTES_PER_DAY = 1_440
 CITIES_PER_FILE = 1_000
 
-READINGS_SCHEMA = {
-    "city_id": pl.Int32,
-    "reading_at": pl.Datetime("us"),
-    "temperature_c": pl.Float64,
-    "relative_humidity": pl.Float64,
-}
-
 _SYLLABLES = ["an", "bel", "cor", "dun", "el", "far", "gan", "hal", "is", "jor", "kel", "lin",
-              "mar", "nor", "os", "pra", "quin", "ros", "sal", "tor", "ul", "ven", "wes", "yar", "zan"]
+              "mar", "nor", "os", "pra", "quin", "ros", "sal", "tor", "ul", "ven", "wes", "yar",
+              "zan"]
 _SUFFIXES = ["", "ton", "ville", "burg", "port", " Springs", " City", "field", "haven", "mouth"]
 
 
@@ -63,7 +65,8 @@ def climate_region(latitude: pl.Expr) -> pl.Expr:
         .when(latitude.abs() < 66.5).then(pl.lit("subpolar"))
         .otherwise(pl.lit("polar"))
     )
-    return pl.when(band == "tropical").then(band).otherwise(pl.concat_str([band, hemisphere], separator=" "))
+    zone = pl.concat_str([band, hemisphere], separator=" ")
+    return pl.when(band == "tropical").then(band).otherwise(zone)
 
 
 def generate_cities(count: int, seed: int = 7) -> pl.DataFrame:
@@ -72,7 +75,9 @@ def generate_cities(count: int, seed: int = 7) -> pl.DataFrame:
     # Most people live between 10 S and 60 N; some cities far south, a few near the poles.
     band = rng.choice(3, size=count, p=[0.78, 0.18, 0.04])
     latitude = np.where(
-        band == 0, rng.uniform(10, 60, count), np.where(band == 1, rng.uniform(-45, 10, count), rng.uniform(60, 71, count))
+        band == 0,
+        rng.uniform(10, 60, count),
+        np.where(band == 1, rng.uniform(-45, 10, count), rng.uniform(60, 71, count)),
     )
     names = [
         (rng.choice(_SYLLABLES) + rng.choice(_SYLLABLES) + rng.choice(_SUFFIXES)).capitalize()
@@ -99,10 +104,13 @@ def _readings_for(cities: pl.DataFrame, day: dt.date, rng: np.random.Generator) 
     # Season: warmest around 20 July in the north, 20 January in the south.
     day_of_year = day.timetuple().tm_yday
     season = np.cos(2 * np.pi * (day_of_year - 201) / 365.25) * np.sign(lat)
-    annual_mean = 28.0 - 0.55 * np.clip(np.abs(lat) - 12.0, 0, None) + rng.normal(0, 2.5, (n, 1))
+    annual_mean = (
+        28.0 - 0.55 * np.clip(np.abs(lat) - 12.0, 0, None) + rng.normal(0, 2.5, (n, 1))
+    )
     seasonal_swing = 0.3 * np.abs(lat)
     weather_today = rng.normal(0, 3.0, (n, 1))  # this day's anomaly for the city
-    daily_range = rng.uniform(3, 8, (n, 1)) + 4 * (rng.random((n, 1)) < 0.15)  # dry places swing more
+    # Dry places swing more.
+    daily_range = rng.uniform(3, 8, (n, 1)) + 4 * (rng.random((n, 1)) < 0.15)
 
     # Local solar time in hours; coolest near 05:00, warmest near 15:00.
     solar_hour = (minute / 60.0 + lon / 15.0) % 24.0
@@ -112,11 +120,15 @@ def _readings_for(cities: pl.DataFrame, day: dt.date, rng: np.random.Generator) 
         + daily_range * diurnal + rng.normal(0, 0.15, (n, MINUTES_PER_DAY))
     )
     tropical = np.abs(lat) < 23.5
-    base_humidity = np.where(tropical, rng.uniform(55, 85, (n, 1)), rng.uniform(35, 80, (n, 1)))
+    base_humidity = np.where(
+        tropical, rng.uniform(55, 85, (n, 1)), rng.uniform(35, 80, (n, 1))
+    )
     arid = rng.random((n, 1)) < 0.08
     base_humidity = np.where(arid, rng.uniform(8, 25, (n, 1)), base_humidity)
     humidity = np.clip(
-        base_humidity - 12.0 * diurnal * (base_humidity / 60.0) + rng.normal(0, 1.0, (n, MINUTES_PER_DAY)),
+        base_humidity
+        - 12.0 * diurnal * (base_humidity / 60.0)
+        + rng.normal(0, 1.0, (n, MINUTES_PER_DAY)),
         1.0,
         100.0,
     )
@@ -140,7 +152,9 @@ def _readings_for(cities: pl.DataFrame, day: dt.date, rng: np.random.Generator) 
     )
 
 
-def _with_defects(readings: pl.DataFrame, rng: np.random.Generator, unknown_city: int) -> pl.DataFrame:
+def _with_defects(
+    readings: pl.DataFrame, rng: np.random.Generator, unknown_city: int
+) -> pl.DataFrame:
     """A few readings broken the ways a real feed breaks (about 0.01 % of rows each)."""
     count = max(1, readings.height // 10_000)
 
@@ -160,7 +174,11 @@ def _with_defects(readings: pl.DataFrame, rng: np.random.Generator, unknown_city
     ]
     # Defects replace good readings (except the duplicates, which are extra rows).
     replaced = pl.concat(broken[:-1])
-    kept = readings.join(replaced.select("city_id", "reading_at").drop_nulls(), on=["city_id", "reading_at"], how="anti")
+    kept = readings.join(
+        replaced.select("city_id", "reading_at").drop_nulls(),
+        on=["city_id", "reading_at"],
+        how="anti",
+    )
     return pl.concat([kept, *broken]).sort(["city_id", "reading_at"], nulls_last=True)
 
 
@@ -196,7 +214,9 @@ def write_sample_day(
             unknown.append(readings.filter(pl.col("city_id") == unknown_city))
             readings = readings.filter(pl.col("city_id").ne_missing(unknown_city))
             if part == len(starts) - 1:
-                readings = pl.concat([readings, *unknown]).sort(["city_id", "reading_at"], nulls_last=True)
+                readings = pl.concat([readings, *unknown]).sort(
+                    ["city_id", "reading_at"], nulls_last=True
+                )
         key = f"{readings_prefix(day)}readings-{part:03d}.parquet"
         with storage.staging_file(key) as path:
             readings.write_parquet(path, row_group_size=256 * 1024)
@@ -204,3 +224,26 @@ def write_sample_day(
         keys.append(key)
         rows += readings.height
     return SampleDay(day=day, cities=cities, rows=rows, keys=keys)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--date", default=dt.date.today().isoformat(), help="the day (YYYY-MM-DD)")
+    parser.add_argument(
+        "--cities", type=int, default=500, help=f"default 500; full scale {FULL_SCALE_CITIES:,}"
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+
+    from resources import build_storage
+
+    storage = build_storage()
+    sample = write_sample_day(storage, args.date, cities=args.cities, seed=args.seed)
+    print(
+        f"{sample.rows:,} readings of {sample.cities:,} cities for {sample.day} "
+        f"under {storage.uri(readings_prefix(sample.day))}"
+    )
+
+
+if __name__ == "__main__":
+    main()

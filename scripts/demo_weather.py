@@ -1,4 +1,8 @@
-"""The weather family's part of `make demo`: generate a day, materialize it, say what happened."""
+"""The weather family's part of `make demo`: generate a day, and say what the run did with it.
+
+`scripts/demo.py` calls `write_demo_day` before it materializes the platform's job, and
+`weather_summary` on the run's result. The assets never generate data themselves.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,16 @@ import time
 
 import dagster as dg
 
-from assets.weather.layout import heat_index_prefix, quarantine_key
-from assets.weather.sample_day import FULL_SCALE_CITIES, write_sample_day
+from assets.weather.layout import (
+    HEAT_INDEX_TABLE,
+    QUARANTINE_TABLE,
+    heat_index_prefix,
+    quarantine_key,
+)
+from scripts.sample_weather import FULL_SCALE_CITIES, write_sample_day
 
 DEMO_CITIES = 500
+WEATHER_ASSETS = ("weather_readings", "heat_index_readings", "weather_quarantine")
 
 
 def materialization_metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
@@ -34,20 +44,25 @@ def weather_summary(
     """What the weather assets of a run did, as lines for a person."""
     meta = materialization_metadata(result, "heat_index_readings")
     quarantine = materialization_metadata(result, "weather_quarantine")
-    if not meta:
-        return [f"weather {partition_date}: not materialized in this run"]
     checks = {
         e.check_name: e.passed
         for e in result.get_asset_check_evaluations()
-        if e.asset_key.to_user_string() in ("heat_index_readings", "weather_quarantine", "weather_readings")
+        if e.asset_key.to_user_string() in WEATHER_ASSETS
     }
+    check_line = "  checks: " + ", ".join(
+        f"{name} {'passed' if ok else 'FAILED'}" for name, ok in checks.items()
+    )
+    if not meta:
+        # A failed blocking check stops the step before anything is published.
+        return [f"weather {partition_date}: not materialized in this run", check_line]
     return [
-        f"weather {partition_date}: {cities:,} cities x 1,440 minutes generated in {generated:.1f} s",
+        f"weather {partition_date}: {cities:,} cities x 1,440 minutes generated in "
+        f"{generated:.1f} s",
         f"  readings in {meta['rows_in']:,}, valid {meta['rows_valid']:,}, "
         f"quarantined {meta['rows_quarantined']:,} {quarantine.get('quarantine_reasons', {})}",
         f"  heat index + {meta['rolling_window']} rolling mean in {meta['seconds']:.1f} s, "
         f"peak RSS {meta['peak_rss_mb']:,.0f} MB (input {meta['input_mb']:,.0f} MB in memory)",
-        "  checks: " + ", ".join(f"{name} {'passed' if ok else 'FAILED'}" for name, ok in checks.items()),
-        f"  output: {storage.uri(heat_index_prefix(partition_date))} and raw.heat_index_readings",
-        f"  quarantine: {storage.uri(quarantine_key(partition_date))} and raw.weather_quarantine",
+        check_line,
+        f"  output: {storage.uri(heat_index_prefix(partition_date))} and {HEAT_INDEX_TABLE}",
+        f"  quarantine: {storage.uri(quarantine_key(partition_date))} and {QUARANTINE_TABLE}",
     ]
