@@ -26,10 +26,10 @@ import psutil
 
 from assets.postings.augment import augment_postings, posting_files
 from assets.postings.normalize import pair_hash
-from assets.postings.sample import write_sample_day
 from resources.object_storage import LocalObjectStorage
 from resources.seniority_cache import SeniorityCache
 from resources.seniority_model import SeniorityModel
+from scripts.sample_postings import write_sample_day
 
 DAY = "2026-11-23"
 
@@ -125,7 +125,7 @@ def run(lines: int = 2_000_000, files: int = 8, per_line_sample: int = 50_000, k
                 with cache_def.connect() as cache:
                     out = timed(
                         label,
-                        lambda: augment_postings(storage, cache, model, DAY, model_def.batch_size),
+                        lambda: augment_postings(storage, cache, model, DAY),
                         results,
                     )
                 report = out.report

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
+
+import polars as pl
 
 
 def closed_port() -> int:
@@ -74,3 +77,211 @@ def warehouse_rows(warehouse, table: str, columns: list[str] | None = None):
     """A table's rows (or some columns of them), in a stable order, as a Polars frame."""
     selected = ", ".join(columns) if columns else "*"
     return warehouse.query(f"select {selected} from {table} order by all")
+
+
+# --- Warehouse: raw postings rows, the mart computed independently, dbt runs ---------------
+
+POSTINGS_TABLE = "raw.job_postings"
+SNOWFLAKE_ENV = {
+    "FIELDWORK_WAREHOUSE": "snowflake",
+    "SNOWFLAKE_ACCOUNT": "fakesnow",
+    "SNOWFLAKE_USER": "fake",
+    "SNOWFLAKE_PASSWORD": "snow",
+    "SNOWFLAKE_ROLE": "analyst",
+    "SNOWFLAKE_WAREHOUSE": "compute",
+    "SNOWFLAKE_DATABASE": "fieldwork",
+    "SNOWFLAKE_SCHEMA": "analytics",
+}
+
+
+def postings_rows(day: dt.date, source_key: str, rows: list[tuple[str, str, int]]) -> pl.DataFrame:
+    """Rows of raw.job_postings for one input file: (company as written, title, seniority)."""
+    from assets.postings.augment import WAREHOUSE_SCHEMA
+
+    return pl.DataFrame(
+        {
+            "posting_date": [day] * len(rows),
+            "source_key": [source_key] * len(rows),
+            "line_number": list(range(1, len(rows) + 1)),
+            "posting_id": [f"{source_key[-8:]}-{i}" if i % 4 else None for i in range(len(rows))],
+            "company": [company for company, _, _ in rows],
+            "title": [title for _, title, _ in rows],
+            "company_normalized": [" ".join(c.lower().replace(",", "").replace(".", "").split()) for c, _, _ in rows],
+            "title_normalized": [" ".join(t.lower().split()) for _, t, _ in rows],
+            "location": [None if i % 3 == 0 else "Berlin, DE" for i in range(len(rows))],
+            "posted_at": [
+                None if i % 5 == 0 else f"{day.isoformat()}T{8 + i % 10:02d}:15:00Z"
+                for i in range(len(rows))
+            ],
+            "seniority": [level for _, _, level in rows],
+        },
+        schema=WAREHOUSE_SCHEMA,
+    )
+
+
+
+def raw_postings_two_days():
+    """Two days, two files on the first; companies spelled several ways; every level present;
+    the same (company, title) pair repeated across lines and files."""
+    day1, day2 = dt.date(2024, 5, 1), dt.date(2024, 5, 2)
+    file_a = [
+        ("Acme Corp", "Software Engineer", 2),
+        ("ACME Corp.", "Software Engineer", 2),
+        ("Acme Corp", "Engineering Manager", 4),
+        ("Acme Corp", "Intern", 1),
+        ("Globex", "Director of Sales", 5),
+        ("Globex", "Sales Associate", 3),
+        ("Globex", "Sales Associate", 3),
+        ("Initech", "Chief Executive Officer", 7),
+    ]
+    file_b = [
+        ("acme corp", "Software Engineer", 2),
+        ("Acme Corp", "VP Engineering", 6),
+        ("Globex", "Sales Associate", 3),
+        ("Initech", "Junior Analyst", 2),
+        ("Initech", "Junior Analyst", 2),
+    ]
+    file_c = [
+        ("Globex", "Director of Sales", 5),
+        ("Initech", "Entry Clerk", 1),
+        ("ACME Corp.", "Software Engineer", 2),
+    ]
+    return pl.concat(
+        [
+            postings_rows(day1, "job-postings-mod/2024-05-01/part-000.jsonl", file_a),
+            postings_rows(day1, "job-postings-mod/2024-05-01/part-001.jsonl", file_b),
+            postings_rows(day2, "job-postings-mod/2024-05-02/part-000.jsonl", file_c),
+        ]
+    )
+
+
+def expected_mart(raw: pl.DataFrame) -> pl.DataFrame:
+    """postings_by_company_seniority computed independently, in Python."""
+    from protos.contract import SENIORITY_LEVELS as LEVEL_NAMES
+
+    keys = ["posting_date", "company_normalized"]
+    display_names = (
+        raw.group_by([*keys, "company"])
+        .len("spelling_count")
+        .sort([*keys, "spelling_count", "company"], descending=[False, False, True, False])
+        .group_by(keys, maintain_order=True)
+        .first()
+        .select(*keys, pl.col("company").alias("company_name"))
+    )
+    return (
+        raw.group_by([*keys, pl.col("seniority").alias("seniority_level")])
+        .len("postings_count")
+        .with_columns(
+            pl.col("postings_count").sum().over(keys).alias("company_postings_count"),
+        )
+        .with_columns(
+            (pl.col("postings_count") / pl.col("company_postings_count")).alias(
+                "share_of_company_postings"
+            ),
+            pl.col("seniority_level")
+            .replace_strict(LEVEL_NAMES, return_dtype=pl.String)
+            .alias("level_name"),
+        )
+        .join(display_names, on=keys)
+        .select(
+            "posting_date",
+            "company_normalized",
+            "company_name",
+            pl.col("seniority_level").cast(pl.Int64),
+            "level_name",
+            pl.col("postings_count").cast(pl.Int64),
+            pl.col("company_postings_count").cast(pl.Int64),
+            "share_of_company_postings",
+        )
+        .sort("posting_date", "company_normalized", "seniority_level")
+    )
+
+
+def normalize_mart(frame: pl.DataFrame) -> pl.DataFrame:
+    """A mart as read back from either warehouse, in the expected frame's types and order."""
+    return frame.select(
+        pl.col("posting_date").cast(pl.Date),
+        "company_normalized",
+        "company_name",
+        pl.col("seniority_level").cast(pl.Int64),
+        "level_name",
+        pl.col("postings_count").cast(pl.Int64),
+        pl.col("company_postings_count").cast(pl.Int64),
+        pl.col("share_of_company_postings").cast(pl.Float64),
+    ).sort("posting_date", "company_normalized", "seniority_level")
+
+
+
+def materialize_postings_models(project_dir, warehouse, *, raise_on_error: bool = True):
+    """`dbt build` of the postings family through Dagster, on the target the environment picks."""
+    import dagster as dg
+
+    from assets.warehouse.assets import build_fieldwork_dbt_assets
+    from resources.dbt import build_dbt_project, build_dbt_resource, prepare_manifest
+
+    project = build_dbt_project(project_dir)
+    prepare_manifest(project, warehouse.dbt_vars())
+    return dg.materialize(
+        [build_fieldwork_dbt_assets(project)],
+        resources={"dbt": build_dbt_resource(project), "warehouse": warehouse},
+        selection=dg.AssetSelection.groups("postings"),
+        raise_on_error=raise_on_error,
+    )
+
+
+def dbt_check_results(result) -> dict[str, bool]:
+    """Asset-check name -> passed, for every dbt test Dagster recorded."""
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+def row_counts(result) -> dict[str, int | None]:
+    """Asset key -> `dagster/row_count` of each materialization (None where absent)."""
+    counts = {}
+    for event in result.get_asset_materialization_events():
+        value = event.materialization.metadata.get("dagster/row_count")
+        counts[event.asset_key.to_user_string()] = value.value if value is not None else None
+    return counts
+
+
+# --- Postings: the family's run, what it reported, what it left behind ---------------------
+
+POSTINGS_DAY = "2026-11-20"  # on or after the shared daily partitions' first day, 2026-07-01
+
+
+def materialize_postings(resources: dict, day: str = POSTINGS_DAY, **kwargs):
+    """Materialize raw_job_postings and augmented_job_postings (with its quarantine) for `day`."""
+    import dagster as dg
+
+    from assets.postings.assets import augmented_job_postings, raw_job_postings
+
+    assets = [raw_job_postings, augmented_job_postings]
+    return dg.materialize(assets, partition_key=day, resources=resources, **kwargs)
+
+
+def materialization_metadata(result, asset: str = "augmented_job_postings") -> dict:
+    """The metadata of `asset`'s one materialization in a run, as plain values."""
+    events = result.get_asset_materialization_events()
+    [event] = [e for e in events if e.asset_key.to_user_string() == asset]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def asset_check_results(result) -> dict[str, bool]:
+    """Check name -> passed, for every asset check evaluated in a run."""
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+def step_failure_message(result) -> str:
+    """The first failed step's error message, with the messages of its causes."""
+    error = result.get_step_failure_events()[0].step_failure_data.error
+    messages = [error.message]
+    while error.cause is not None:
+        error = error.cause
+        messages.append(error.message)
+    return "\n".join(messages)
+
+
+def published_postings_files(storage, day: str = POSTINGS_DAY) -> dict[str, bytes]:
+    """Every object a reader sees under the day's output prefix (postings and quarantine)."""
+    from assets.postings.augment import output_prefix
+
+    return {key: storage.read_bytes(key) for key in storage.list_keys(output_prefix(day))}

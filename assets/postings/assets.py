@@ -4,9 +4,9 @@ import datetime as dt
 
 import dagster as dg
 
+from assets.partitions import daily_partitions
 from assets.postings.augment import POSTING_SUFFIXES, augment_postings, raw_prefix
 from assets.postings.checks import CHECK_SPECS, posting_check_results
-from assets.postings.partitions import posting_days
 from resources.object_storage import ObjectStorage
 from resources.seniority_cache import SeniorityCache
 from resources.seniority_model import SeniorityModel
@@ -16,7 +16,7 @@ WAREHOUSE_TABLE = "raw.job_postings"
 
 @dg.asset(
     group_name="postings",
-    partitions_def=posting_days,
+    partitions_def=daily_partitions,
     kinds={"json"},
     description="The day's raw job-posting JSONL files under job-postings-raw/<date>/.",
 )
@@ -37,7 +37,7 @@ def raw_job_postings(context: dg.AssetExecutionContext, storage: ObjectStorage) 
 
 @dg.asset(
     group_name="postings",
-    partitions_def=posting_days,
+    partitions_def=daily_partitions,
     deps=[raw_job_postings],
     check_specs=CHECK_SPECS,
     kinds={"json", "redis", "grpc"},
@@ -55,7 +55,7 @@ def augmented_job_postings(
 ) -> dg.MaterializeResult:
     day = context.partition_key
     with seniority_model.connect() as model, seniority_cache.connect() as cache:
-        result = augment_postings(storage, cache, model, day, seniority_model.batch_size)
+        result = augment_postings(storage, cache, model, day)
     report = result.report
     loaded = warehouse.replace_partition(
         WAREHOUSE_TABLE, result.postings, "posting_date", dt.date.fromisoformat(day)
@@ -78,6 +78,7 @@ def augmented_job_postings(
             "cache_status": report.cache_status,
             "model_calls": report.model_calls,
             "items_sent": report.items_sent,
+            "batch_size": report.batch_size,
             "model_version": report.model_version,
             "seconds": round(report.seconds, 3),
             "phase_seconds": report.phase_seconds,

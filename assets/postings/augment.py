@@ -1,14 +1,22 @@
 """Augmenting a day of raw postings with seniority levels: the work behind the asset.
 
-A first pass parses every file of the day and meets its (company, title) pairs: each is
-normalized, and looked up in the cache, once per day. A file whose pairs the cache all
-knows is written straight away, while its lines are still in memory. The distinct pairs
-the cache missed, over all files, are then asked of the model in batches, and a second
-pass writes the remaining files. Every valid line is written unchanged but for a
-trailing `"seniority": <level>` field.
+One `PostingsDay` holds the day's state; each step is a function over it:
 
-Outputs are staged and published only once every file is written, so a failure (the
-model down, a file changed under us) leaves the previous outputs as they were.
+1. `open_postings_day`: local copies of the raw files, a staging file for every output.
+2. `stage_files_the_cache_knows` (first pass): every file is parsed and its (company, title)
+   pairs added to the day's pairs, each normalized and looked up in the cache once per
+   day. A file whose pairs the cache all knows is staged straight away, while its lines
+   are still in memory.
+3. `DayPairs.ask_model_for_misses`: the distinct pairs the cache missed, over all files,
+   asked of the model in batches.
+4. `stage_waiting_files` (second pass): the other files, read again and staged.
+5. `stage_quarantine`: the day's rejected lines, staged beside the outputs.
+6. `PostingsDay.publish`: every staged output put in place of the previous one, and the
+   outputs of raw files that are gone removed.
+
+Every valid line is written unchanged but for a trailing `"seniority": <level>` field.
+Nothing is published before every output is staged, so a failure (the model down, a file
+changed under us) leaves the previous outputs as they were.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,9 +87,8 @@ def quarantine_key(partition_date: str) -> str:
 
 def posting_files(storage: ObjectStorage, partition_date: str) -> list[str]:
     """The day's JSONL files under the raw prefix, in a stable order."""
-    return [
-        key for key in storage.list_keys(raw_prefix(partition_date)) if key.endswith(POSTING_SUFFIXES)
-    ]
+    keys = storage.list_keys(raw_prefix(partition_date))
+    return [key for key in keys if key.endswith(POSTING_SUFFIXES)]
 
 
 @dataclass
@@ -88,7 +96,10 @@ class AugmentReport:
     """What a run did and what it cost; every figure goes into the materialization metadata."""
 
     partition_date: str
-    batch_size: int
+    quarantine_key: str
+    # The batch size the model client really sends: the configured one, capped by the
+    # server's own limit.
+    batch_size: int = 0
     files: int = 0
     lines_in: int = 0
     lines_out: int = 0
@@ -105,16 +116,20 @@ class AugmentReport:
     output_keys: list[str] = field(default_factory=list)
     # Files written in the first pass, because the cache knew all their pairs.
     files_written_from_cache: int = 0
-    quarantine_key: str = ""
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
-    # Where the time went: first pass (parse, pairs, cache, files the cache fully knew),
-    # model, second pass (the other files), publish.
+    # Where the time went: local copies, first pass (parse, pairs, cache, files the cache
+    # fully knew), model, second pass (the other files), quarantine, publish.
     phase_seconds: dict[str, float] = field(default_factory=dict)
 
-    def lap(self, phase: str, since: float) -> float:
-        now = time.perf_counter()
-        self.phase_seconds[phase] = round(self.phase_seconds.get(phase, 0.0) + now - since, 3)
-        return now
+    @contextlib.contextmanager
+    def timed_phase(self, phase: str) -> Iterator[None]:
+        """Add the seconds the block takes to `phase_seconds[phase]`."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            spent = self.phase_seconds.get(phase, 0.0) + time.perf_counter() - started
+            self.phase_seconds[phase] = round(spent, 3)
 
     @property
     def expected_model_calls(self) -> int:
@@ -136,6 +151,199 @@ class AugmentResult:
     postings: pl.DataFrame
 
 
+@dataclass
+class StagedFile:
+    """One file's output, staged but not yet published, and what goes beside it."""
+
+    output_key: str
+    staged: Path
+    lines_in: int
+    quarantine: pl.DataFrame
+    warehouse_rows: pl.DataFrame
+    lines_without_level: int
+
+
+@dataclass
+class PostingsDay:
+    """One day's run: its raw files, where each output is staged, and what is staged so far.
+
+    Built by `open_postings_day`, whose local copies and staging files last as long as
+    the day: a raw file may be read twice, and nothing is published before every output
+    is staged.
+    """
+
+    storage: ObjectStorage
+    partition_date: str
+    report: AugmentReport
+    # When the run started, for `report.seconds`.
+    started: float
+    # Raw key -> a local copy to read, and -> where its output is staged.
+    local_paths: dict[str, Path]
+    staged_paths: dict[str, Path]
+    staged_quarantine: Path
+    files: list[StagedFile] = field(default_factory=list)
+    # Keys put in place so far by `publish`: what a failure during publishing changed.
+    published: list[str] = field(default_factory=list)
+
+    @property
+    def raw_keys(self) -> list[str]:
+        return list(self.local_paths)
+
+    def warehouse_rows(self) -> pl.DataFrame:
+        """The staged postings as rows for the warehouse (`raw.job_postings`)."""
+        if not self.files:
+            return pl.DataFrame(schema=WAREHOUSE_SCHEMA)
+        return pl.concat([f.warehouse_rows for f in self.files])
+
+    def publish(self) -> None:
+        """Put every staged output in place of the previous one; remove outputs of raw files
+        that no longer exist, which would be stale."""
+        staged = [(f.staged, f.output_key) for f in self.files]
+        staged.append((self.staged_quarantine, self.report.quarantine_key))
+
+        def put_in_place(path: Path, key: str) -> None:
+            self.storage.upload_file(path, key)
+            self.published.append(key)
+
+        with self.report.timed_phase("publish"):
+            with ThreadPoolExecutor(PARALLEL_FILES, thread_name_prefix="publish") as pool:
+                list(pool.map(lambda s: put_in_place(*s), staged))
+            keep = {key for _, key in staged}
+            for key in self.storage.list_keys(output_prefix(self.partition_date)):
+                if key not in keep:
+                    self.storage.delete(key)
+        self.report.seconds = time.perf_counter() - self.started
+
+
+@contextlib.contextmanager
+def open_postings_day(storage: ObjectStorage, partition_date: str) -> Iterator[PostingsDay]:
+    """The day's raw files as local copies, with a staging file for every output."""
+    started = time.perf_counter()
+    report = AugmentReport(partition_date, quarantine_key(partition_date))
+    keys = posting_files(storage, partition_date)
+    report.files = len(keys)
+    with contextlib.ExitStack() as scratch:
+        with report.timed_phase("local copies"):
+            local_paths = {key: scratch.enter_context(storage.local_copy(key)) for key in keys}
+        staged_paths = {
+            key: scratch.enter_context(storage.staging_file(output_key(key, partition_date)))
+            for key in keys
+        }
+        staged_quarantine = scratch.enter_context(storage.staging_file(report.quarantine_key))
+        yield PostingsDay(
+            storage, partition_date, report, started, local_paths, staged_paths, staged_quarantine
+        )
+
+
+def augment_postings_day(
+    day: PostingsDay, cache: SeniorityCacheClient, model: SeniorityModelClient
+) -> None:
+    """Stage every output of the day (the augmented files, the quarantine) and fill its report."""
+    pairs = DayPairs(cache, model)
+    pair_keys = PairKeys()
+    report = day.report
+    with ThreadPoolExecutor(max_workers=PARALLEL_FILES, thread_name_prefix="augment") as pool:
+        with report.timed_phase("first pass"):
+            first_pass = stage_files_the_cache_knows(day, pairs, pair_keys, pool)
+        with report.timed_phase("model"):
+            pairs.ask_model_for_misses()
+        with report.timed_phase("second pass"):
+            day.files = stage_waiting_files(day, pairs, first_pass, pool)
+    with report.timed_phase("quarantine"):
+        stage_quarantine(day)
+    _report_figures(day, pairs, cache, model)
+
+
+def stage_files_the_cache_knows(
+    day: PostingsDay, pairs: DayPairs, pair_keys: PairKeys, pool: ThreadPoolExecutor
+) -> list[StagedFile | ParsedPostings]:
+    """First pass: parse every file and add its pairs to the day's. A file whose pairs the
+    cache all knows comes back staged; the others as their parsed fields, waiting."""
+
+    def stage_if_cached(key: str) -> StagedFile | ParsedPostings:
+        parsed = parse_postings_file(day.local_paths[key], key, keep_text=True)
+        parsed.valid = pair_keys.with_pair_key(parsed.valid)
+        levels = pairs.add_file_pairs(parsed.valid)
+        if levels.filter(USABLE & pl.col("seniority").is_null()).is_empty():
+            return stage_augmented_file(
+                parsed, parsed.text, levels, day.staged_paths[key], day.partition_date
+            )
+        # Read again once the model has answered: holding every waiting file's text made
+        # the files parsed after it 2-3x slower at 8M lines (measured).
+        parsed.text = None
+        return parsed
+
+    return list(pool.map(stage_if_cached, day.raw_keys))
+
+
+def stage_waiting_files(
+    day: PostingsDay,
+    pairs: DayPairs,
+    first_pass: list[StagedFile | ParsedPostings],
+    pool: ThreadPoolExecutor,
+) -> list[StagedFile]:
+    """Second pass: read the files that waited for the model again and stage them; every
+    file's output, in the order of the raw files."""
+    waiting = [f for f in first_pass if isinstance(f, ParsedPostings)]
+    day.report.files_written_from_cache = len(first_pass) - len(waiting)
+    if not waiting:
+        return [f for f in first_pass if isinstance(f, StagedFile)]
+    levels = pairs.pair_levels()
+
+    def stage(parsed: ParsedPostings) -> StagedFile:
+        key = parsed.source_key
+        text = read_valid_lines(day.local_paths[key], parsed.valid, parsed.lines_in, key)
+        return stage_augmented_file(parsed, text, levels, day.staged_paths[key], day.partition_date)
+
+    staged_later = iter(pool.map(stage, waiting))
+    return [next(staged_later) if isinstance(f, ParsedPostings) else f for f in first_pass]
+
+
+def stage_quarantine(day: PostingsDay) -> None:
+    """Stage the day's rejected lines, from every file, as one JSONL file."""
+    quarantine = pl.concat(
+        [pl.DataFrame(schema=QUARANTINE_SCHEMA)] + [f.quarantine for f in day.files]
+    ).sort("source_key", "line_number")
+    quarantine.write_ndjson(day.staged_quarantine)
+    day.report.lines_quarantined = quarantine.height
+    day.report.quarantine_reasons = _reason_counts(quarantine)
+
+
+def _report_figures(
+    day: PostingsDay, pairs: DayPairs, cache: SeniorityCacheClient, model: SeniorityModelClient
+) -> None:
+    """The day's figures, from its staged files, its pairs and the clients that found them."""
+    report = day.report
+    report.lines_in = sum(f.lines_in for f in day.files)
+    report.lines_out = sum(f.warehouse_rows.height for f in day.files)
+    report.lines_without_level = sum(f.lines_without_level for f in day.files)
+    report.output_keys = [f.output_key for f in day.files]
+    report.distinct_pairs = pairs.distinct
+    report.cache_hits, report.cache_misses = pairs.cache_hits, pairs.cache_misses
+    report.model_calls, report.items_sent = pairs.model_calls, pairs.items_sent
+    report.cache_status = cache.status
+    report.model_version = model.model_version
+    report.batch_size = model.batch_size
+    report.seconds = time.perf_counter() - day.started
+
+
+def augment_postings(
+    storage: ObjectStorage,
+    cache: SeniorityCacheClient,
+    model: SeniorityModelClient,
+    partition_date: str,
+) -> AugmentResult:
+    """Augment every raw posting of `partition_date` and publish the outputs, unchecked.
+
+    The asset checks the staged day and loads the warehouse before it publishes; this is
+    the bare work, for the benchmark.
+    """
+    with open_postings_day(storage, partition_date) as day:
+        augment_postings_day(day, cache, model)
+        day.publish()
+        return AugmentResult(report=day.report, postings=day.warehouse_rows())
+
+
 def _write_with_seniority(lines: pl.Series, levels: pl.Series, path: Path) -> None:
     """Write each original line with `"seniority": N` added before its closing brace.
 
@@ -151,35 +359,23 @@ def _write_with_seniority(lines: pl.Series, levels: pl.Series, path: Path) -> No
     )
 
 
-@dataclass
-class WrittenFile:
-    """One file's output, staged but not yet published, and what goes beside it."""
-
-    output_key: str
-    staged: Path
-    lines_in: int
-    quarantine: pl.DataFrame
-    warehouse_rows: pl.DataFrame
-    lines_without_level: int
-
-
-def _write_file(
-    p: ParsedPostings,
+def stage_augmented_file(
+    parsed: ParsedPostings,
     text: pl.Series,
-    pairs: pl.DataFrame,
+    levels: pl.DataFrame,
     staged: Path,
     partition_date: str,
-) -> WrittenFile:
-    """Write one file's valid lines with their level to its staging file."""
-    quarantined = [p.quarantine]
-    joined = p.valid.with_columns(line=text)
-    joined = joined.join(pairs, on="pair_key", how="left", maintain_order="left")
+) -> StagedFile:
+    """Write one file's valid lines with their level (`levels`: by `pair_key`) to `staged`."""
+    quarantined = [parsed.quarantine]
+    joined = parsed.valid.with_columns(line=text)
+    joined = joined.join(levels, on="pair_key", how="left", maintain_order="left")
     # A pair that normalizes to nothing cannot be classified: quarantine, never guess.
     unusable = joined.filter(~USABLE)
     if unusable.height:
         quarantined.append(
             unusable.select(
-                source_key=pl.lit(p.source_key),
+                source_key=pl.lit(parsed.source_key),
                 line_number="line_number",
                 reason=pl.when(pl.col("company_normalized") == "")
                 .then(pl.lit("company is empty after normalization"))
@@ -195,125 +391,16 @@ def _write_file(
     _write_with_seniority(joined["line"], joined["seniority"], staged)
     warehouse_rows = joined.with_columns(
         posting_date=pl.lit(partition_date).str.to_date(),
-        source_key=pl.lit(p.source_key),
+        source_key=pl.lit(parsed.source_key),
     ).select([pl.col(c).cast(t) for c, t in WAREHOUSE_SCHEMA.items()])
-    return WrittenFile(
-        output_key(p.source_key, partition_date),
+    return StagedFile(
+        output_key(parsed.source_key, partition_date),
         staged,
-        p.lines_in,
+        parsed.lines_in,
         pl.concat(quarantined),
         warehouse_rows,
         without_level,
     )
-
-
-def augment_postings(
-    storage: ObjectStorage,
-    cache: SeniorityCacheClient,
-    model: SeniorityModelClient,
-    partition_date: str,
-    batch_size: int,
-) -> AugmentResult:
-    """Augment every raw posting of `partition_date` and publish the outputs."""
-    started = time.perf_counter()
-    report = AugmentReport(partition_date=partition_date, batch_size=batch_size)
-    keys = posting_files(storage, partition_date)
-    report.files = len(keys)
-
-    # Local copies and staged outputs live for the whole run: a file may be read twice,
-    # and nothing is published before every file is written.
-    with contextlib.ExitStack() as scratch:
-        paths = {key: scratch.enter_context(storage.local_copy(key)) for key in keys}
-        staged = {
-            key: scratch.enter_context(storage.staging_file(output_key(key, partition_date)))
-            for key in keys
-        }
-        return _augment_files(storage, cache, model, partition_date, report, paths, staged, started)
-
-
-def _augment_files(
-    storage: ObjectStorage,
-    cache: SeniorityCacheClient,
-    model: SeniorityModelClient,
-    partition_date: str,
-    report: AugmentReport,
-    paths: dict[str, Path],
-    staged: dict[str, Path],
-    started: float,
-) -> AugmentResult:
-    pair_keys = PairKeys()
-    day = DayPairs(cache, model)
-
-    def first_pass(key: str) -> ParsedPostings | WrittenFile:
-        """The file written if the cache knew all its pairs, else its parsed fields."""
-        parsed = parse_postings_file(paths[key], key, keep_text=True)
-        parsed.valid = pair_keys.add_to(parsed.valid)
-        pairs = day.meet(parsed.valid)
-        if pairs.filter(USABLE & pl.col("seniority").is_null()).is_empty():
-            return _write_file(parsed, parsed.text, pairs, staged[key], partition_date)
-        # Read again once the model has answered: holding every waiting file's text made
-        # the files parsed after it 2-3x slower at 8M lines (measured).
-        parsed.text = None
-        return parsed
-
-    with ThreadPoolExecutor(max_workers=PARALLEL_FILES, thread_name_prefix="augment") as pool:
-        first = list(pool.map(first_pass, paths))
-        lap = report.lap("first pass", started)
-
-        day.ask_model_for_misses()
-        lap = report.lap("model", lap)
-
-        deferred = [f for f in first if isinstance(f, ParsedPostings)]
-        report.files_written_from_cache = len(first) - len(deferred)
-        if deferred:
-            pairs = day.table()
-
-            def second_pass(p: ParsedPostings) -> WrittenFile:
-                text = read_valid_lines(paths[p.source_key], p.valid, p.lines_in, p.source_key)
-                return _write_file(p, text, pairs, staged[p.source_key], partition_date)
-
-            written_later = iter(pool.map(second_pass, deferred))
-            first = [next(written_later) if isinstance(f, ParsedPostings) else f for f in first]
-        written: list[WrittenFile] = first
-        lap = report.lap("second pass", lap)
-
-        report.lines_in = sum(f.lines_in for f in written)
-        report.distinct_pairs = day.distinct
-        report.cache_hits, report.cache_misses = day.cache_hits, day.cache_misses
-        report.model_calls, report.items_sent = day.model_calls, day.items_sent
-        report.cache_status = cache.status
-        report.model_version = model.model_version
-        report.lines_out = sum(f.warehouse_rows.height for f in written)
-        report.lines_without_level = sum(f.lines_without_level for f in written)
-
-        # Every file is written: publish them all.
-        list(pool.map(lambda f: storage.upload_file(f.staged, f.output_key), written))
-
-    quarantine = pl.concat(
-        [pl.DataFrame(schema=QUARANTINE_SCHEMA)] + [f.quarantine for f in written]
-    ).sort("source_key", "line_number")
-    report.lines_quarantined = quarantine.height
-    report.quarantine_reasons = _reason_counts(quarantine)
-    report.quarantine_key = quarantine_key(partition_date)
-    with storage.staging_file(report.quarantine_key) as tmp:
-        quarantine.write_ndjson(tmp)
-        storage.upload_file(tmp, report.quarantine_key)
-
-    # Outputs of raw files that no longer exist would be stale: remove them.
-    report.output_keys = [f.output_key for f in written]
-    keep = set(report.output_keys) | {report.quarantine_key}
-    for key in storage.list_keys(output_prefix(partition_date)):
-        if key not in keep:
-            storage.delete(key)
-
-    report.lap("publish", lap)
-    report.seconds = time.perf_counter() - started
-    postings = (
-        pl.concat([f.warehouse_rows for f in written])
-        if written
-        else pl.DataFrame(schema=WAREHOUSE_SCHEMA)
-    )
-    return AugmentResult(report=report, postings=postings)
 
 
 def _reason_counts(quarantine: pl.DataFrame) -> dict[str, int]:
@@ -324,4 +411,4 @@ def _reason_counts(quarantine: pl.DataFrame) -> dict[str, int]:
         pl.col("reason").str.replace(r"[:(].*$", "").str.strip_chars().alias("kind")
     )
     counts = kinds.group_by("kind").len().sort("kind")
-    return dict(zip(counts["kind"].to_list(), counts["len"].to_list()))
+    return dict(zip(counts["kind"].to_list(), counts["len"].to_list(), strict=True))

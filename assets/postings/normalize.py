@@ -43,4 +43,5 @@ def pair_hash(company: str, title: str) -> str:
 
 def pair_hashes(companies: Sequence[str], titles: Sequence[str]) -> list[str]:
     digest = xxhash.xxh3_128_hexdigest
-    return [digest(f"{c}{PAIR_SEPARATOR}{t}".encode()) for c, t in zip(companies, titles)]
+    pairs = zip(companies, titles, strict=True)
+    return [digest(f"{c}{PAIR_SEPARATOR}{t}".encode()) for c, t in pairs]

@@ -35,6 +35,9 @@ class SeniorityModelClient(Protocol):
     @property
     def model_version(self) -> str: ...
 
+    @property
+    def batch_size(self) -> int: ...
+
     def infer(self, companies: list[str], titles: list[str]) -> tuple[list[int], list[float]]: ...
 
 
@@ -53,7 +56,7 @@ class PairKeys:
         self._dtype = pl.Categorical(pl.Categories(name, namespace="fieldwork.postings"))
         self._keepalive = pl.Series([], dtype=self._dtype)
 
-    def add_to(self, valid: pl.DataFrame) -> pl.DataFrame:
+    def with_pair_key(self, valid: pl.DataFrame) -> pl.DataFrame:
         """`valid` with a `pair_key` column.
 
         Only the codes are read: while another thread adds categories, the string of a
@@ -102,7 +105,10 @@ def cached_levels(
 
 
 def ask_model(
-    companies: list[str], titles: list[str], cache: SeniorityCacheClient, model: SeniorityModelClient
+    companies: list[str],
+    titles: list[str],
+    cache: SeniorityCacheClient,
+    model: SeniorityModelClient,
 ) -> PairLevels:
     """The model's levels for pairs the cache missed, in batches; the answers are cached."""
     calls_before, items_before = model.calls, model.items_sent
@@ -114,21 +120,24 @@ def ask_model(
 
 
 def seniority_levels(
-    companies: list[str], titles: list[str], cache: SeniorityCacheClient, model: SeniorityModelClient
+    companies: list[str],
+    titles: list[str],
+    cache: SeniorityCacheClient,
+    model: SeniorityModelClient,
 ) -> PairLevels:
     """A level for every normalized pair: the cache first, then the model for the misses."""
     found = cached_levels(companies, titles, cache, model.model_version)
     misses = [i for i, level in enumerate(found.levels) if level is None]
     if misses:
         asked = ask_model([companies[i] for i in misses], [titles[i] for i in misses], cache, model)
-        for i, level in zip(misses, asked.levels):
+        for i, level in zip(misses, asked.levels, strict=True):
             found.levels[i] = level
         found.model_calls, found.items_sent = asked.model_calls, asked.items_sent
     return found
 
 
 class DayPairs:
-    """The pairs of one day, met file by file; files may be met from several threads."""
+    """The pairs of one day, added file by file, possibly from several threads, and their levels."""
 
     def __init__(self, cache: SeniorityCacheClient, model: SeniorityModelClient):
         self._cache = cache
@@ -143,11 +152,11 @@ class DayPairs:
 
     @property
     def distinct(self) -> int:
-        """Distinct usable normalized pairs met so far."""
+        """Distinct usable normalized pairs added so far."""
         return self._levels.height
 
-    def meet(self, valid: pl.DataFrame) -> pl.DataFrame:
-        """Take in one file's pairs; return its table (`pair_key`, normalized pair, level).
+    def add_file_pairs(self, valid: pl.DataFrame) -> pl.DataFrame:
+        """Add one file's pairs to the day's; return them (`pair_key`, normalized pair, level).
 
         A level is null while only the model can tell, and stays null for a pair that
         normalizes to nothing.
@@ -179,7 +188,7 @@ class DayPairs:
         return pairs.join(levels, on=NORMALIZED, how="left")
 
     def ask_model_for_misses(self) -> None:
-        """One batched ask for every distinct pair the cache missed, across all files met."""
+        """One batched ask for every distinct pair the cache missed, across all files added."""
         with self._lock:
             # Sorted, so batches and reruns are reproducible.
             misses = self._levels.filter(pl.col("seniority").is_null()).sort(NORMALIZED)
@@ -198,7 +207,7 @@ class DayPairs:
                 [self._levels.filter(pl.col("seniority").is_not_null()), answered]
             )
 
-    def table(self) -> pl.DataFrame:
-        """Every raw pair met (`pair_key`) with its normalized pair and level."""
+    def pair_levels(self) -> pl.DataFrame:
+        """Every raw pair added (`pair_key`) with its normalized pair and level."""
         with self._lock:
             return self._raw.join(self._levels, on=NORMALIZED, how="left")

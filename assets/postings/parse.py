@@ -40,7 +40,8 @@ _DECODE_DTYPE = pl.Struct({name: pl.String for name in FIELDS})
 
 @dataclass
 class ParsedPostings:
-    """One file's lines: `valid` holds the fields of good lines (by line number), `quarantine` the rest."""
+    """One file's lines: `valid` holds the fields of good lines (by line number), `quarantine`
+    the rest."""
 
     source_key: str
     lines_in: int
@@ -57,7 +58,7 @@ def _scalar_text(value: object) -> str | None:
     return orjson.dumps(value).decode()
 
 
-def judge_line(line: str) -> tuple[dict[str, str | None] | None, str | None]:
+def validate_line(line: str) -> tuple[dict[str, str | None] | None, str | None]:
     """The fields of one line, or the reason it is rejected. The slow, authoritative path."""
     size = len(line.encode())
     if size > MAX_LINE_BYTES:
@@ -108,10 +109,11 @@ def _decode_chunk(chunk: pl.DataFrame) -> tuple[list[pl.DataFrame], list[pl.Data
     return [decoded.select(list(VALID_SCHEMA))], []
 
 
-def _judge_rows(rows: pl.DataFrame) -> tuple[list[dict], list[tuple[int, str, str]]]:
+def _validate_rows(rows: pl.DataFrame) -> tuple[list[dict], list[tuple[int, str, str]]]:
+    """Each line through `validate_line`: fields of the valid ones, reasons for the others."""
     valid, rejected = [], []
     for number, line in rows.select("line_number", "line").iter_rows():
-        fields, reason = judge_line(line)
+        fields, reason = validate_line(line)
         if reason is None:
             valid.append({"line_number": number, "line": line.rstrip(), **fields})
         else:
@@ -208,15 +210,15 @@ def parse_postings_file(path: Path, source_key: str, keep_text: bool = False) ->
         (n, reason, text, b64) for n, reason, text, b64 in not_utf8
     ]
     slow = pl.concat(slow_rows) if slow_rows else lines.clear()
-    judged_valid: list[dict] = []
+    rescued: list[dict] = []
     if slow.height:
-        judged_valid, judged_rejected = _judge_rows(slow)
-        if judged_valid:
-            valid_parts.append(pl.DataFrame(judged_valid, schema=VALID_SCHEMA))
-        rejected.extend((n, reason, line, None) for n, reason, line in judged_rejected)
+        rescued, refused = _validate_rows(slow)
+        if rescued:
+            valid_parts.append(pl.DataFrame(rescued, schema=VALID_SCHEMA))
+        rejected.extend((n, reason, line, None) for n, reason, line in refused)
 
     valid = pl.concat(valid_parts) if valid_parts else pl.DataFrame(schema=VALID_SCHEMA)
-    if judged_valid:
+    if rescued:
         # Only lines rescued by the slow path can be out of order.
         valid = valid.sort("line_number")
     text = valid["line"] if keep_text else None

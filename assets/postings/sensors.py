@@ -1,22 +1,17 @@
 """Start a day's postings run when its raw files appear or change (local folder and S3 alike)."""
 
-
 import hashlib
 import json
 from collections import defaultdict
 
 import dagster as dg
 
+from assets.partitions import daily_partitions
 from assets.postings.augment import POSTING_SUFFIXES, RAW_PREFIX
-from assets.postings.partitions import posting_days
 from resources.object_storage import ObjectStorage, StoredObject
 
-postings_job = dg.define_asset_job(
-    "postings_daily",
-    selection=dg.AssetSelection.assets("raw_job_postings", "augmented_job_postings"),
-    partitions_def=posting_days,
-    description="Register a day's raw postings and augment them with seniority levels.",
-)
+# Defined with the other jobs, by group, in assets/jobs.py.
+POSTINGS_JOB = "postings_daily"
 
 
 def day_fingerprints(objects: list[StoredObject]) -> dict[str, str]:
@@ -51,13 +46,16 @@ def runs_for_new_files(
 
 
 @dg.sensor(
-    job=postings_job,
+    job_name=POSTINGS_JOB,
     minimum_interval_seconds=60,
-    description="Starts postings_daily for a day when files appear or change under job-postings-raw/<date>/.",
+    description=(
+        "Starts postings_daily for a day when files appear or change under "
+        "job-postings-raw/<date>/."
+    ),
 )
 def raw_job_postings_sensor(context: dg.SensorEvaluationContext, storage: ObjectStorage):
     objects = storage.list_objects(f"{RAW_PREFIX}/")
-    partition_keys = set(posting_days.get_partition_keys())
+    partition_keys = set(daily_partitions.get_partition_keys())
     requests, unknown, cursor = runs_for_new_files(objects, context.cursor, partition_keys)
     for day in unknown:
         context.log.warning(f"{RAW_PREFIX}/{day}/ is not a day partition (YYYY-MM-DD); ignored")

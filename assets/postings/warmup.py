@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import dagster as dg
 from pydantic import Field
 
-from assets.postings.assets import WAREHOUSE_TABLE, augmented_job_postings
+from assets.postings.assets import WAREHOUSE_TABLE
 from assets.postings.pairs import seniority_levels
 from resources.seniority_cache import SeniorityCache, SeniorityCacheClient
 from resources.seniority_model import SeniorityModel
@@ -19,9 +19,15 @@ from resources.warehouse import Warehouse
 
 
 class WarmupConfig(dg.Config):
-    days: int = Field(default=30, description="How many past days of postings to count pairs over.")
-    top_pairs: int = Field(default=100_000, description="How many of the most frequent pairs to warm.")
-    as_of: str | None = Field(default=None, description="Last day counted (YYYY-MM-DD); default today.")
+    days: int = Field(
+        default=30, description="How many past days of postings to count pairs over."
+    )
+    top_pairs: int = Field(
+        default=100_000, description="How many of the most frequent pairs to warm."
+    )
+    as_of: str | None = Field(
+        default=None, description="Last day counted (YYYY-MM-DD); default today."
+    )
 
 
 @dataclass
@@ -63,7 +69,7 @@ def warm_cache(
 
 @dg.asset(
     group_name="postings",
-    deps=[augmented_job_postings],
+    deps=["augmented_job_postings"],
     kinds={"redis"},
     description="The seniority cache, warmed with the most frequent pairs of the last N days.",
 )
@@ -84,7 +90,10 @@ def seniority_cache(
         ) from error
     with seniority_model.connect() as model, seniority_cache.connect() as cache:
         report = warm_cache(
-            popular["company_normalized"].to_list(), popular["title_normalized"].to_list(), cache, model
+            popular["company_normalized"].to_list(),
+            popular["title_normalized"].to_list(),
+            cache,
+            model,
         )
     context.log.info(f"warm-up: {report}")
     return dg.MaterializeResult(

@@ -8,9 +8,6 @@ from resources.object_storage import LocalObjectStorage
 from resources.seniority_cache import SeniorityCache
 from resources.seniority_model import SeniorityModel
 from resources.warehouse import DuckDBWarehouse
-from tests.conftest import closed_port  # noqa: F401  (re-exported for the postings tests)
-
-DAY = "2026-11-20"
 
 
 @pytest.fixture(scope="session")

@@ -1,52 +1,44 @@
 """The postings family end to end: real gRPC model, embedded Redis, DuckDB, local storage."""
 
+import base64
 import json
 import math
 
-import dagster as dg
 import orjson
 import pytest
 
-from assets.postings.assets import augmented_job_postings, raw_job_postings
 from assets.postings.augment import output_key, quarantine_key
 from assets.postings.normalize import normalize_values
 from assets.postings.parse import parse_postings_file, read_valid_lines
-from assets.postings.sample import write_sample_day
 from model_servers.seniority.classifier import classify
 from model_servers.seniority.server import serve
 from resources.seniority_cache import SeniorityCache
 from resources.seniority_model import SeniorityModel
-from tests.postings.conftest import DAY, closed_port
+from scripts.sample_postings import write_sample_day
+from tests.helpers import (
+    POSTINGS_DAY,
+    asset_check_results,
+    closed_port,
+    materialization_metadata,
+    materialize_postings,
+    step_failure_message,
+)
 
-ASSETS = [raw_job_postings, augmented_job_postings]
-
-
-def materialize(resources, day=DAY, raise_on_error=True):
-    return dg.materialize(
-        ASSETS, partition_key=day, resources=resources, raise_on_error=raise_on_error
-    )
-
-
-def augmented_metadata(result) -> dict:
-    [event] = [
-        e for e in result.get_asset_materialization_events()
-        if e.asset_key == dg.AssetKey("augmented_job_postings")
-    ]
-    return {k: v.value for k, v in event.materialization.metadata.items()}
+DAY = POSTINGS_DAY
 
 
-def check_results(result) -> dict[str, bool]:
-    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+def jsonl(records) -> bytes:
+    return b"".join(orjson.dumps(record) + b"\n" for record in records)
 
 
 def test_every_line_gets_its_level_and_nothing_else_changes(resources, storage, warehouse):
     day = write_sample_day(storage, DAY, lines=6_000, files=3, seed=1)
-    result = materialize(resources)
-    meta = augmented_metadata(result)
+    result = materialize_postings(resources)
+    meta = materialization_metadata(result)
 
     assert meta["lines_in"] == meta["lines_out"] == 6_000
     assert meta["lines_quarantined"] == 0
-    assert check_results(result) == {
+    assert asset_check_results(result) == {
         "every_posting_has_a_level": True,
         "lines_reconcile": True,
         "model_calls_are_minimal": True,
@@ -55,7 +47,7 @@ def test_every_line_gets_its_level_and_nothing_else_changes(resources, storage, 
         raw_lines = storage.read_bytes(key).decode().splitlines()
         out_lines = storage.read_bytes(output_key(key, DAY)).decode().splitlines()
         assert len(out_lines) == len(raw_lines)
-        for raw, out in zip(raw_lines, out_lines):
+        for raw, out in zip(raw_lines, out_lines, strict=True):
             # Byte for byte the same line, plus the level before the closing brace.
             assert out.startswith(raw[:-1] + ',"seniority":')
             record = orjson.loads(out)
@@ -81,14 +73,17 @@ def test_every_line_gets_its_level_and_nothing_else_changes(resources, storage, 
 
 def test_one_model_call_per_batch_of_distinct_misses(resources, storage):
     day = write_sample_day(storage, DAY, lines=5_000, files=2, seed=2)
-    meta = augmented_metadata(materialize(resources))
+    meta = materialization_metadata(materialize_postings(resources))
 
     # Heavy repetition: far fewer distinct pairs than lines, and only those are sent.
-    records = [orjson.loads(line) for key in day.keys for line in storage.read_bytes(key).splitlines()]
+    records = [
+        orjson.loads(line) for key in day.keys for line in storage.read_bytes(key).splitlines()
+    ]
     distinct = set(
         zip(
             normalize_values([r["company"] for r in records]),
             normalize_values([r["title"] for r in records]),
+            strict=True,
         )
     )
     assert meta["distinct_pairs"] == len(distinct) < 5_000 / 2
@@ -99,10 +94,10 @@ def test_one_model_call_per_batch_of_distinct_misses(resources, storage):
 
 def test_rerun_is_byte_identical_and_asks_the_model_nothing(resources, storage, warehouse):
     day = write_sample_day(storage, DAY, lines=3_000, files=2, seed=3)
-    first = augmented_metadata(materialize(resources))
+    first = materialization_metadata(materialize_postings(resources))
     outputs = {key: storage.read_bytes(output_key(key, DAY)) for key in day.keys}
 
-    second = augmented_metadata(materialize(resources))
+    second = materialization_metadata(materialize_postings(resources))
 
     assert first["model_calls"] > 0
     assert second["model_calls"] == 0
@@ -115,14 +110,32 @@ def test_rerun_is_byte_identical_and_asks_the_model_nothing(resources, storage, 
     assert warehouse.query("select count(*) as n from raw.job_postings")["n"][0] == 3_000
 
 
+def test_a_server_that_caps_batches_keeps_model_calls_minimal(resources, storage):
+    """The client sends at most the server's max_batch_size (40), not the configured 100;
+    the check expects calls for the size really sent."""
+    server, port = serve("127.0.0.1", 0, max_batch_size=40)
+    try:
+        capped = SeniorityModel(endpoint=f"127.0.0.1:{port}", batch_size=100, deadline_seconds=10)
+        write_sample_day(storage, DAY, lines=2_000, files=2, seed=14)
+        result = materialize_postings({**resources, "seniority_model": capped})
+    finally:
+        server.stop(grace=None)
+
+    meta = materialization_metadata(result)
+    assert meta["batch_size"] == 40
+    assert meta["cache_misses"] > 100  # enough misses for 40 and 100 to call differently
+    assert meta["model_calls"] == math.ceil(meta["cache_misses"] / 40)
+    assert asset_check_results(result)["model_calls_are_minimal"] is True
+
+
 def test_spellings_of_a_pair_share_one_model_call(resources, storage):
     lines = [
         {"company": "Société Générale", "title": "Senior Data Engineer"},
         {"company": "SOCIETE GENERALE", "title": "senior  data engineer"},
         {"company": "societe generale,", "title": "Senior Data-Engineer!"},
     ]
-    storage.write_bytes(f"job-postings-raw/{DAY}/a.jsonl", b"".join(orjson.dumps(x) + b"\n" for x in lines))
-    meta = augmented_metadata(materialize(resources))
+    storage.write_bytes(f"job-postings-raw/{DAY}/a.jsonl", jsonl(lines))
+    meta = materialization_metadata(materialize_postings(resources))
     assert meta["distinct_pairs"] == 1
     assert meta["items_sent"] == 1
 
@@ -133,7 +146,10 @@ MALFORMED = {
     4: (b'{"title": "Barista"}', "missing company"),
     5: (b'{"company": "Acme"}', "missing title"),
     6: (b'{"company": "Acme", "title": "Nurse \xff\xfe"}', "invalid UTF-8"),
-    7: (b'{"company": "Acme", "title": "Clerk", "notes": "' + b"x" * (1024 * 1024) + b'"}', "longer than 1 MiB"),
+    7: (
+        b'{"company": "Acme", "title": "Clerk", "notes": "' + b"x" * (1024 * 1024) + b'"}',
+        "longer than 1 MiB",
+    ),
     8: (b'{"company": 42, "title": "Cook"}', "company is not a string"),
     9: (b'{"company": "...", "title": "Cook"}', "company is empty after normalization"),
 }
@@ -145,13 +161,13 @@ def test_malformed_lines_are_quarantined_with_line_number_and_reason(resources, 
     storage.write_bytes(f"job-postings-raw/{DAY}/mixed.jsonl", b"\n".join(body) + b"\n")
     storage.write_bytes(f"job-postings-raw/{DAY}/empty.jsonl", b"")
 
-    result = materialize(resources)
-    meta = augmented_metadata(result)
+    result = materialize_postings(resources)
+    meta = materialization_metadata(result)
 
     assert meta["lines_in"] == len(body)
     assert meta["lines_out"] == 2
     assert meta["lines_quarantined"] == len(MALFORMED)
-    assert check_results(result)["lines_reconcile"] is True
+    assert asset_check_results(result)["lines_reconcile"] is True
     quarantined = [
         json.loads(line)
         for line in storage.read_bytes(quarantine_key(DAY)).decode().splitlines()
@@ -164,8 +180,6 @@ def test_malformed_lines_are_quarantined_with_line_number_and_reason(resources, 
         assert reason in entry["reason"], (number, entry["reason"])
         # Nothing is lost: the original bytes can be recovered from the quarantine.
         if entry["line_base64"] is not None:
-            import base64
-
             assert base64.b64decode(entry["line_base64"]) == raw
         else:
             assert entry["line"].encode() == raw
@@ -190,7 +204,7 @@ def test_a_file_that_changes_between_the_two_reads_is_refused(tmp_path):
 
 def test_model_down_fails_naming_the_target_and_keeps_the_good_output(resources, storage, tmp_path):
     day = write_sample_day(storage, DAY, lines=500, files=1, seed=4)
-    materialize(resources)
+    materialize_postings(resources)
     good = storage.read_bytes(output_key(day.keys[0], DAY))
     # New input arrives while the model is down, with an empty cache.
     write_sample_day(storage, DAY, lines=700, files=1, seed=5)
@@ -201,32 +215,32 @@ def test_model_down_fails_naming_the_target_and_keeps_the_good_output(resources,
         "seniority_cache": SeniorityCache(embedded_db_path=str(tmp_path / "empty" / "cache.rdb")),
     }
 
-    result = materialize(down, raise_on_error=False)
+    result = materialize_postings(down, raise_on_error=False)
 
     assert not result.success
-    error = result.get_step_failure_events()[0].step_failure_data.error
-    message = error.message + "".join(c.message for c in _causes(error))
+    message = step_failure_message(result)
     assert endpoint in message and "UNAVAILABLE" in message
     assert storage.read_bytes(output_key(day.keys[0], DAY)) == good
 
 
-def test_nothing_is_published_unless_every_file_is_written(resources, storage, cache, model_endpoint):
+def test_nothing_is_published_unless_every_file_is_written(resources, storage):
     """A file the cache fully knows is written in the first pass, but only published once
     every other file is written too; a model failure afterwards publishes nothing."""
     known = [{"company": "Acme", "title": t} for t in ("Data Engineer", "Senior Nurse", "CFO")]
     raw_a, raw_b = f"job-postings-raw/{DAY}/a.jsonl", f"job-postings-raw/{DAY}/b.jsonl"
-    storage.write_bytes(raw_a, b"".join(orjson.dumps({**x, "id": i}) + b"\n" for i, x in enumerate(known)))
+    storage.write_bytes(raw_a, jsonl({**x, "id": i} for i, x in enumerate(known)))
     storage.write_bytes(raw_b, b'{"company": "Globex", "title": "Barista"}\n')
-    materialize(resources)
+    materialize_postings(resources)
     before = {key: storage.read_bytes(output_key(key, DAY)) for key in (raw_a, raw_b)}
 
     # a.jsonl changes but keeps its cached pairs; b.jsonl brings a pair only the model knows.
-    storage.write_bytes(raw_a, b"".join(orjson.dumps({**x, "id": 10 + i}) + b"\n" for i, x in enumerate(known)))
+    storage.write_bytes(raw_a, jsonl({**x, "id": 10 + i} for i, x in enumerate(known)))
     storage.write_bytes(raw_b, b'{"company": "Globex", "title": "Chief Barista Officer"}\n')
     server, port = serve("127.0.0.1", 0, fail_first=1_000)  # describes itself, never infers
     try:
         failing = SeniorityModel(endpoint=f"127.0.0.1:{port}", max_attempts=2, deadline_seconds=5)
-        result = materialize({**resources, "seniority_model": failing}, raise_on_error=False)
+        with_failing = {**resources, "seniority_model": failing}
+        result = materialize_postings(with_failing, raise_on_error=False)
     finally:
         server.stop(grace=None)
 
@@ -238,33 +252,27 @@ def test_nothing_is_published_unless_every_file_is_written(resources, storage, c
     )
 
     # With the model back, a.jsonl is written from the cache and b.jsonl after one call.
-    meta = augmented_metadata(materialize(resources))
+    meta = materialization_metadata(materialize_postings(resources))
     assert (meta["files_written_from_cache"], meta["model_calls"]) == (1, 1)
     assert storage.read_bytes(output_key(raw_a, DAY)) != before[raw_a]
-
-
-def _causes(error):
-    while error.cause is not None:
-        error = error.cause
-        yield error
 
 
 def test_unreachable_redis_bypasses_the_cache_and_still_completes(resources, storage):
     write_sample_day(storage, DAY, lines=800, files=1, seed=6)
     no_cache = {**resources, "seniority_cache": SeniorityCache(redis_url=f"redis://127.0.0.1:{closed_port()}/0")}
 
-    result = materialize(no_cache)
-    meta = augmented_metadata(result)
+    result = materialize_postings(no_cache)
+    meta = materialization_metadata(result)
 
     assert meta["cache_status"].startswith("bypassed")
     assert meta["lines_out"] == 800
     assert meta["cache_hits"] == 0
     assert meta["items_sent"] == meta["distinct_pairs"]
-    assert all(check_results(result).values())
+    assert all(asset_check_results(result).values())
 
 
 def test_missing_day_fails_clearly(resources):
-    result = materialize(resources, day="2026-01-05", raise_on_error=False)
+    result = materialize_postings(resources, day="2026-07-02", raise_on_error=False)
     assert not result.success
-    failure = result.get_step_failure_events()[0].step_failure_data.error
-    assert "no job-posting files" in failure.message and "2026-01-05" in failure.message
+    message = step_failure_message(result)
+    assert "no job-posting files" in message and "2026-07-02" in message

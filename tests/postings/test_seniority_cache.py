@@ -3,7 +3,7 @@
 import pytest
 
 from resources.seniority_cache import SeniorityCache
-from tests.postings.conftest import closed_port
+from tests.helpers import closed_port
 
 
 @pytest.fixture

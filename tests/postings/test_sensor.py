@@ -5,9 +5,11 @@ import json
 import dagster as dg
 import pytest
 
+from assets.partitions import daily_partitions
 from assets.postings.sensors import raw_job_postings_sensor
 
-DAY = "2026-11-20"
+# Two days of the shared daily partitions (which start at FIELDWORK_FIRST_DAY, 2026-07-01).
+DAY, NEXT_DAY = daily_partitions.get_partition_keys()[:2]
 
 
 def evaluate(storage, cursor=None):
@@ -32,9 +34,11 @@ def run_sensor_scenario(storage):
 
     # A second file for the same day and a new day: one run each.
     storage.write_bytes(f"job-postings-raw/{DAY}/part-001.jsonl", b'{"company":"c","title":"d"}\n')
-    storage.write_bytes("job-postings-raw/2026-11-21/part-000.jsonl", b'{"company":"e","title":"f"}\n')
+    storage.write_bytes(
+        f"job-postings-raw/{NEXT_DAY}/part-000.jsonl", b'{"company":"e","title":"f"}\n'
+    )
     requests, cursor = evaluate(storage, cursor)
-    assert sorted(r.partition_key for r in requests) == [DAY, "2026-11-21"]
+    assert sorted(r.partition_key for r in requests) == [DAY, NEXT_DAY]
     assert len({r.run_key for r in requests}) == 2
 
     # Folders that are not days, and files that are not JSONL, start nothing.
@@ -42,7 +46,7 @@ def run_sensor_scenario(storage):
     storage.write_bytes(f"job-postings-raw/{DAY}/_SUCCESS", b"")
     requests, cursor = evaluate(storage, cursor)
     assert requests == []
-    assert set(json.loads(cursor)) >= {DAY, "2026-11-21"}
+    assert set(json.loads(cursor)) >= {DAY, NEXT_DAY}
 
 
 def test_sensor_on_local_folder(storage):

@@ -1,4 +1,11 @@
-"""A realistic day of raw job postings for the local default and the benchmark.
+"""A realistic generated day of raw job postings, the local stand-in for the job boards' feed.
+
+Demo and test data, not part of the platform: `make demo` writes a day with it before it
+materializes the postings assets, tests and the benchmark generate their days with it, and
+
+    python -m scripts.sample_postings --date 2026-07-15 --lines 200000
+
+writes one into the configured storage (the local `data/` folder by default).
 
 Companies and titles are drawn from Zipf distributions, as on real job boards: a few
 employers and titles dominate and a long tail repeats rarely. A share of lines spell
@@ -8,6 +15,8 @@ must fold together.
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -172,3 +181,25 @@ def write_sample_day(
             storage.upload_file(tmp, key)
         keys.append(key)
     return SampleDay(partition_date, keys, lines, size)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--date", default=dt.date.today().isoformat(), help="the day (YYYY-MM-DD)")
+    parser.add_argument("--lines", type=int, default=200_000, help="default 200,000; full scale 8M")
+    parser.add_argument("--files", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+
+    from resources import build_storage
+
+    storage = build_storage()
+    sample = write_sample_day(storage, args.date, args.lines, args.files, args.seed)
+    print(
+        f"{sample.lines:,} postings ({sample.bytes / 1e6:.0f} MB) in {len(sample.keys)} files "
+        f"under {storage.uri(raw_prefix(sample.partition_date))}"
+    )
+
+
+if __name__ == "__main__":
+    main()
