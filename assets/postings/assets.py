@@ -1,18 +1,33 @@
 """The job-postings assets: raw files in, postings with a seniority level out."""
 
 import datetime as dt
+import time
 
 import dagster as dg
 
 from assets.partitions import daily_partitions
-from assets.postings.augment import POSTING_SUFFIXES, augment_postings, raw_prefix
-from assets.postings.checks import CHECK_SPECS, posting_check_results
+from assets.postings.augment import (
+    POSTING_SUFFIXES,
+    PostingsDay,
+    augment_postings_day,
+    open_postings_day,
+    output_prefix,
+    raw_prefix,
+)
+from assets.postings.checks import (
+    CHECK_SPECS,
+    check_figures,
+    failed_blocking_checks,
+    posting_check_results,
+)
 from resources.object_storage import ObjectStorage
 from resources.seniority_cache import SeniorityCache
 from resources.seniority_model import SeniorityModel
-from resources.warehouse import Warehouse
+from resources.warehouse import PartitionLoad, Warehouse
 
 WAREHOUSE_TABLE = "raw.job_postings"
+PARTITION_COLUMN = "posting_date"
+
 
 @dg.asset(
     group_name="postings",
@@ -20,12 +35,18 @@ WAREHOUSE_TABLE = "raw.job_postings"
     kinds={"json"},
     description="The day's raw job-posting JSONL files under job-postings-raw/<date>/.",
 )
-def raw_job_postings(context: dg.AssetExecutionContext, storage: ObjectStorage) -> dg.MaterializeResult:
+def raw_job_postings(
+    context: dg.AssetExecutionContext, storage: ObjectStorage
+) -> dg.MaterializeResult:
     day = context.partition_key
-    objects = [o for o in storage.list_objects(raw_prefix(day)) if o.key.endswith(POSTING_SUFFIXES)]
+    objects = [
+        o for o in storage.list_objects(raw_prefix(day)) if o.key.endswith(POSTING_SUFFIXES)
+    ]
     if not objects:
         raise dg.Failure(
-            description=f"no job-posting files (*.jsonl) for {day} under {storage.uri(raw_prefix(day))}",
+            description=(
+                f"no job-posting files (*.jsonl) for {day} under {storage.uri(raw_prefix(day))}"
+            ),
         )
     return dg.MaterializeResult(
         metadata={
@@ -34,6 +55,7 @@ def raw_job_postings(context: dg.AssetExecutionContext, storage: ObjectStorage) 
             "location": dg.MetadataValue.path(storage.uri(raw_prefix(day))),
         }
     )
+
 
 @dg.asset(
     group_name="postings",
@@ -52,21 +74,44 @@ def augmented_job_postings(
     seniority_cache: SeniorityCache,
     seniority_model: SeniorityModel,
     warehouse: Warehouse,
-) -> dg.MaterializeResult:
+):
+    """Stage the day, check what was staged, then load the warehouse and publish the files
+    in one transaction.
+
+    A failed blocking check or a failed load publishes nothing: the previous files and
+    warehouse rows of the day stay as they were.
+    """
     day = context.partition_key
-    with seniority_model.connect() as model, seniority_cache.connect() as cache:
-        result = augment_postings(storage, cache, model, day)
-    report = result.report
-    loaded = warehouse.replace_partition(
-        WAREHOUSE_TABLE, result.postings, "posting_date", dt.date.fromisoformat(day)
-    )
-    context.log.info(report.summary())
+    with open_postings_day(storage, day) as postings_day:
+        with seniority_model.connect() as model, seniority_cache.connect() as cache:
+            augment_postings_day(postings_day, cache, model)
+        report = postings_day.report
+        context.log.info(report.summary())
+        check_results = posting_check_results(report)
+        failed = failed_blocking_checks(check_results)
+        if failed:
+            yield from check_results
+            figures = {
+                f"{r.check_name}.{name}": value
+                for r in failed
+                for name, value in check_figures(r).items()
+            }
+            raise dg.Failure(
+                description=(
+                    f"blocking checks failed for {day}: "
+                    + "; ".join(_failure_line(r) for r in failed)
+                    + ". Nothing was published or loaded: "
+                    + _kept(storage, day)
+                ),
+                metadata=figures,
+            )
+        loaded = _load_and_publish(postings_day, warehouse)
     if report.lines_quarantined:
         context.log.warning(
-            f"{report.lines_quarantined} lines quarantined in {storage.uri(report.quarantine_key)}: "
-            f"{report.quarantine_reasons}"
+            f"{report.lines_quarantined} lines quarantined in "
+            f"{storage.uri(report.quarantine_key)}: {report.quarantine_reasons}"
         )
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata={
             "lines_in": report.lines_in,
             "lines_out": report.lines_out,
@@ -87,7 +132,53 @@ def augmented_job_postings(
             "warehouse_rows": loaded,
             "warehouse_table": WAREHOUSE_TABLE,
             "quarantine": dg.MetadataValue.path(storage.uri(report.quarantine_key)),
-            "output": dg.MetadataValue.path(storage.uri(report.quarantine_key).rsplit("/", 1)[0]),
+            "output": dg.MetadataValue.path(storage.uri(output_prefix(day))),
         },
-        check_results=posting_check_results(report),
+        check_results=check_results,
+    )
+
+
+def _load_and_publish(postings_day: PostingsDay, warehouse: Warehouse) -> int:
+    """Load the day's rows and publish its files in one warehouse transaction: the files are
+    put in place once the rows are in, and a failure of either rolls the rows back."""
+    report, day = postings_day.report, postings_day.partition_date
+    load = PartitionLoad(
+        table=WAREHOUSE_TABLE,
+        partition_column=PARTITION_COLUMN,
+        partition_value=dt.date.fromisoformat(day),
+        frame=postings_day.warehouse_rows(),
+    )
+    started = time.perf_counter()
+    try:
+        loaded = warehouse.load_partitions([load], before_commit=postings_day.publish)
+    except Exception as error:
+        storage = postings_day.storage
+        if postings_day.published:
+            kept = (
+                f"the rows of {WAREHOUSE_TABLE} for {day} are kept, but "
+                f"{len(postings_day.published)} output files under "
+                f"{storage.uri(output_prefix(day))} were already replaced; rerun the day"
+            )
+        else:
+            kept = "nothing was published: " + _kept(storage, day)
+        raise dg.Failure(
+            description=f"loading {WAREHOUSE_TABLE} for {day} failed ({error}); {kept}"
+        ) from error
+    # The load's own time, without the publishing that ran inside it.
+    report.phase_seconds["warehouse load"] = round(
+        time.perf_counter() - started - report.phase_seconds.get("publish", 0.0), 3
+    )
+    report.seconds = time.perf_counter() - postings_day.started
+    return loaded[WAREHOUSE_TABLE]
+
+
+def _failure_line(result: dg.AssetCheckResult) -> str:
+    figures = ", ".join(f"{k} {v}" for k, v in check_figures(result).items())
+    return f"{result.check_name} ({figures})"
+
+
+def _kept(storage: ObjectStorage, day: str) -> str:
+    return (
+        f"the previous outputs under {storage.uri(output_prefix(day))} and the rows of "
+        f"{WAREHOUSE_TABLE} for {day} are kept."
     )

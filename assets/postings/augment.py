@@ -16,7 +16,8 @@ One `PostingsDay` holds the day's state; each step is a function over it:
 
 Every valid line is written unchanged but for a trailing `"seniority": <level>` field.
 Nothing is published before every output is staged, so a failure (the model down, a file
-changed under us) leaves the previous outputs as they were.
+changed under us) leaves the previous outputs as they were; the asset also publishes
+only once the checks have passed and the warehouse has the rows.
 """
 
 from __future__ import annotations
