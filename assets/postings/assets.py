@@ -1,4 +1,5 @@
-"""The job-postings assets: raw files in, postings with a seniority level out."""
+"""The job-postings assets: raw files in; postings with a seniority level, and the lines
+that could not be read, out."""
 
 import datetime as dt
 import time
@@ -7,7 +8,10 @@ import dagster as dg
 
 from assets.partitions import daily_partitions
 from assets.postings.augment import (
+    OUTPUT_PREFIX,
     POSTING_SUFFIXES,
+    QUARANTINE_NAME,
+    RAW_PREFIX,
     PostingsDay,
     augment_postings_day,
     open_postings_day,
@@ -29,10 +33,24 @@ WAREHOUSE_TABLE = "raw.job_postings"
 PARTITION_COLUMN = "posting_date"
 
 
+def _in_storage(prefix: str, glob: str | None = None) -> dict[str, str]:
+    """Catalog metadata: where a day's JSONL files are (`{partition}` stands for the day)."""
+    where = {"fieldwork/storage_prefix": prefix, "fieldwork/storage_format": "jsonl"}
+    return where | ({"fieldwork/storage_glob": glob} if glob else {})
+
+
+# Catalog metadata: the warehouse table that holds the postings, by day.
+_IN_WAREHOUSE = {
+    "dagster/table_name": WAREHOUSE_TABLE,
+    "fieldwork/partition_column": PARTITION_COLUMN,
+}
+
+
 @dg.asset(
     group_name="postings",
     partitions_def=daily_partitions,
     kinds={"json"},
+    metadata=_in_storage(f"{RAW_PREFIX}/{{partition}}/"),
     description="The day's raw job-posting JSONL files under job-postings-raw/<date>/.",
 )
 def raw_job_postings(
@@ -57,16 +75,34 @@ def raw_job_postings(
     )
 
 
-@dg.asset(
-    group_name="postings",
+@dg.multi_asset(
     partitions_def=daily_partitions,
-    deps=[raw_job_postings],
+    specs=[
+        dg.AssetSpec(
+            "augmented_job_postings",
+            group_name="postings",
+            deps=[raw_job_postings],
+            kinds={"json", "redis", "grpc"},
+            # The files: every output but the quarantine, which shares the day's folder.
+            metadata=_IN_WAREHOUSE | _in_storage(f"{OUTPUT_PREFIX}/{{partition}}/", glob="[!_]*"),
+            description=(
+                "Every raw posting with its seniority level (1 Entry .. 7 Senior Executive) added, "
+                "under job-postings-mod/<date>/, and loaded into raw.job_postings."
+            ),
+        ),
+        dg.AssetSpec(
+            "job_postings_quarantine",
+            group_name="postings",
+            deps=[raw_job_postings],
+            kinds={"json"},
+            metadata=_in_storage(f"{OUTPUT_PREFIX}/{{partition}}/{QUARANTINE_NAME}"),
+            description=(
+                "Raw posting lines that could not be augmented, with source file, line number, "
+                "reason and original bytes, in job-postings-mod/<date>/_quarantine.jsonl."
+            ),
+        ),
+    ],
     check_specs=CHECK_SPECS,
-    kinds={"json", "redis", "grpc"},
-    description=(
-        "Every raw posting with its seniority level (1 Entry .. 7 Senior Executive) added, "
-        "under job-postings-mod/<date>/, and loaded into raw.job_postings."
-    ),
 )
 def augmented_job_postings(
     context: dg.AssetExecutionContext,
@@ -112,6 +148,7 @@ def augmented_job_postings(
             f"{storage.uri(report.quarantine_key)}: {report.quarantine_reasons}"
         )
     yield dg.MaterializeResult(
+        asset_key="augmented_job_postings",
         metadata={
             "lines_in": report.lines_in,
             "lines_out": report.lines_out,
@@ -135,6 +172,15 @@ def augmented_job_postings(
             "output": dg.MetadataValue.path(storage.uri(output_prefix(day))),
         },
         check_results=check_results,
+    )
+    yield dg.MaterializeResult(
+        asset_key="job_postings_quarantine",
+        metadata={
+            "lines_in": report.lines_in,
+            "lines_quarantined": report.lines_quarantined,
+            "quarantine_reasons": report.quarantine_reasons,
+            "location": dg.MetadataValue.path(storage.uri(report.quarantine_key)),
+        },
     )
 
 
