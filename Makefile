@@ -7,8 +7,10 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.fieldwork-installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# The venv's tools first (dbt for dagster-dbt's `prepare_if_dev` under `dagster dev`).
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test dev bench protos lock clean
+.PHONY: setup manifest demo test lint dev bench protos lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,13 +24,22 @@ $(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME)
 	printf 'telemetry:\n  enabled: false\n' > $@
 
-setup: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+# The dbt manifest Dagster builds its assets from, prepared here rather than when the
+# definitions are imported (importing them stays cheap for every run and the UI).
+manifest: $(STAMP)
+	$(PY) -m resources.dbt
+
+setup: $(STAMP) $(DAGSTER_HOME)/dagster.yaml manifest
 
 demo: setup
 	$(PY) -m scripts.demo $(DEMO_ARGS)
 
-test: setup
+test: setup lint
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 dev: setup
 	$(VENV)/bin/dagster dev -w workspace.yaml

@@ -5,20 +5,20 @@ import dagster as dg
 import assets.postings.definitions
 import assets.warehouse.definitions
 import assets.weather.definitions
-from assets.postings.partitions import posting_days
-from resources import build_resources
+from assets.jobs import daily_jobs
+from resources import build_resources, settings
 
-# The platform's main job: a day of postings and weather, then the warehouse built on them.
-fieldwork_daily = dg.define_asset_job(
-    "fieldwork_daily",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets("seniority_cache"),
-    partitions_def=posting_days,
-    description="A day of postings and weather readings, then the dbt warehouse built on them.",
-)
+# Locally every step runs in the run's own process: a process per step would pay the
+# libraries' 7 s import again for each (a UI-launched day took 133 s against 38 s).
+EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
 
 defs = dg.Definitions.merge(
     assets.postings.definitions.defs,
     assets.weather.definitions.defs,
     assets.warehouse.definitions.defs,
-    dg.Definitions(jobs=[fieldwork_daily], resources=build_resources()),
+    dg.Definitions(
+        jobs=daily_jobs,
+        resources=build_resources(),
+        executor=EXECUTORS[settings.executor_kind()],
+    ),
 )

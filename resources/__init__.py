@@ -1,7 +1,7 @@
 """Resources: thin, typed wrappers around the outside world.
 
 `build_resources()` is the one place that picks the local default or the production
-implementation of each, from environment variables alone.
+implementation of each, from `resources.settings` alone. Resources never import assets.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
-from resources import environment
+from resources import settings
+from resources.dbt import build_dbt_resource
 from resources.object_storage import LocalObjectStorage, ObjectStorage, S3ObjectStorage
 from resources.seniority_cache import SeniorityCache
 from resources.seniority_model import SeniorityModel
@@ -21,38 +22,53 @@ __all__ = [
     "SeniorityModel",
     "Warehouse",
     "build_resources",
+    "build_storage",
+    "build_warehouse",
 ]
 
 
 def build_storage() -> ObjectStorage:
-    bucket = environment.storage_bucket()
+    bucket = settings.storage_bucket()
     if bucket:
         return S3ObjectStorage(
             bucket=bucket,
-            s3=S3Resource(
-                region_name=dg.EnvVar("AWS_REGION").get_value("us-east-1"),
-                endpoint_url=dg.EnvVar("AWS_ENDPOINT_URL_S3").get_value() or None,
-            ),
+            s3=S3Resource(region_name=settings.aws_region(), endpoint_url=settings.s3_endpoint_url()),
         )
-    return LocalObjectStorage(root=str(environment.data_dir()))
+    return LocalObjectStorage(root=str(settings.data_dir()))
 
 
 def build_warehouse() -> Warehouse:
-    if environment.warehouse_kind() == "snowflake":
+    if settings.warehouse_kind() == "snowflake":
         from resources.snowflake_warehouse import SnowflakeWarehouse
 
-        return SnowflakeWarehouse.from_environment()
-    return DuckDBWarehouse(path=str(environment.duckdb_path()))
+        fields: dict[str, object] = {
+            field: dg.EnvVar.int(var) if field == "port" else dg.EnvVar(var)
+            for field, var in settings.snowflake_settings().items()
+        }
+        return SnowflakeWarehouse(**fields)
+    return DuckDBWarehouse(path=str(settings.duckdb_path()))
+
+
+def build_seniority_model() -> SeniorityModel:
+    return SeniorityModel(
+        endpoint=settings.seniority_model_endpoint(),
+        batch_size=settings.seniority_batch_size(),
+        deadline_seconds=settings.seniority_deadline_seconds(),
+    )
+
+
+def build_seniority_cache() -> SeniorityCache:
+    if settings.redis_url_is_set():
+        return SeniorityCache(redis_url=dg.EnvVar(settings.REDIS_URL))
+    return SeniorityCache(embedded_db_path=str(settings.embedded_redis_path()))
 
 
 def build_resources() -> dict[str, object]:
     """Every resource the assets ask for, by name."""
-    from assets.warehouse.project import build_dbt_resource
-
     return {
         "storage": build_storage(),
         "warehouse": build_warehouse(),
-        "seniority_model": SeniorityModel.from_environment(),
-        "seniority_cache": SeniorityCache.from_environment(),
+        "seniority_model": build_seniority_model(),
+        "seniority_cache": build_seniority_cache(),
         "dbt": build_dbt_resource(),
     }

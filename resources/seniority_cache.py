@@ -25,7 +25,7 @@ import redis
 from pydantic import Field
 
 from protos.contract import SENIORITY_LEVELS
-from resources import environment
+from resources import settings
 
 log = logging.getLogger(__name__)
 
@@ -172,14 +172,10 @@ class SeniorityCache(dg.ConfigurableResource):
     chunk_size: int = Field(default=1000, description="Keys per MGET and per write script.")
     socket_timeout_seconds: float = 5.0
 
-    @classmethod
-    def from_environment(cls) -> SeniorityCache:
-        return cls(redis_url=dg.EnvVar("REDIS_URL").get_value() or None)
-
     def _embedded_path(self) -> Path:
         if self.embedded_db_path:
             return Path(self.embedded_db_path)
-        return environment.data_dir() / "redis" / "seniority.rdb"
+        return settings.embedded_redis_path()
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[SeniorityCacheClient]:

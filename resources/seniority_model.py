@@ -39,25 +39,6 @@ class SeniorityModel(GrpcClientResource):
 
     batch_size: int = 1000
 
-    @classmethod
-    def from_environment(cls) -> SeniorityModel:
-        """`SENIORITY_MODEL_ENDPOINT` (unset: local reference server), `SENIORITY_BATCH_SIZE`,
-        `SENIORITY_DEADLINE_SECONDS`; values are read now, like the other resources here."""
-        settings: dict[str, object] = {
-            "endpoint": dg.EnvVar("SENIORITY_MODEL_ENDPOINT").get_value() or None
-        }
-        for field, name, parse in (
-            ("batch_size", "SENIORITY_BATCH_SIZE", int),
-            ("deadline_seconds", "SENIORITY_DEADLINE_SECONDS", float),
-        ):
-            raw = dg.EnvVar(name).get_value()
-            if raw:
-                try:
-                    settings[field] = parse(raw)
-                except ValueError as exc:
-                    raise ValueError(f"{name} must be a number, got {raw!r}") from exc
-        return cls(**settings)  # type: ignore[arg-type]
-
     @contextmanager
     def connect(self) -> Iterator[SeniorityModelClient]:
         """A connected, healthy client; closes the channel (and any local server) on exit."""

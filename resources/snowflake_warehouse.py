@@ -9,14 +9,14 @@ Identifiers are written unquoted, so Snowflake stores them upper-case and dbt's 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from resources.warehouse import Warehouse, _split_table
+from resources.warehouse import PartitionLoad, Warehouse, split_table
 
 
 def snowflake_type(dtype: pl.DataType) -> str:
@@ -63,32 +63,6 @@ class SnowflakeWarehouse(Warehouse):
     port: int | None = None
     protocol: str | None = None
 
-    @classmethod
-    def from_environment(cls) -> SnowflakeWarehouse:
-        """Every setting from the same `SNOWFLAKE_*` variables dbt's `snowflake` target reads."""
-        optional = {
-            field: dg.EnvVar(var)
-            for field, var in [
-                ("password", "SNOWFLAKE_PASSWORD"),
-                ("authenticator", "SNOWFLAKE_AUTHENTICATOR"),
-                ("private_key_path", "SNOWFLAKE_PRIVATE_KEY_PATH"),
-                ("host", "SNOWFLAKE_HOST"),
-                ("protocol", "SNOWFLAKE_PROTOCOL"),
-            ]
-            if dg.EnvVar(var).get_value()
-        }
-        if dg.EnvVar("SNOWFLAKE_PORT").get_value():
-            optional["port"] = dg.EnvVar.int("SNOWFLAKE_PORT")
-        return cls(
-            account=dg.EnvVar("SNOWFLAKE_ACCOUNT"),
-            user=dg.EnvVar("SNOWFLAKE_USER"),
-            role=dg.EnvVar("SNOWFLAKE_ROLE"),
-            warehouse=dg.EnvVar("SNOWFLAKE_WAREHOUSE"),
-            database=dg.EnvVar("SNOWFLAKE_DATABASE"),
-            schema=dg.EnvVar("SNOWFLAKE_SCHEMA"),
-            **optional,
-        )
-
     @contextmanager
     def _connect(self) -> Iterator[object]:
         # Looked up at call time (not imported by name) so test fakes that patch the module apply.
@@ -118,68 +92,85 @@ class SnowflakeWarehouse(Warehouse):
         finally:
             con.close()
 
-    def replace_partition(
-        self, table: str, frame: pl.DataFrame, partition_column: str, partition_value: object
-    ) -> int:
+    def load_partitions(
+        self, loads: Sequence[PartitionLoad], before_commit: Callable[[], None] | None = None
+    ) -> dict[str, int]:
         from snowflake.connector import pandas_tools
 
-        schema, name = _split_table(table)
-        if partition_column not in frame.columns:
-            raise ValueError(f"{table}: partition column {partition_column!r} is not in the frame")
-        try:
-            columns = {column: snowflake_type(dtype) for column, dtype in frame.schema.items()}
-        except TypeError as error:
-            raise TypeError(f"{table}: {error}") from error
-        ddl = ", ".join(f"{column} {kind}" for column, kind in columns.items())
-        names = ", ".join(columns)
-        # The incoming rows land in a transient side table first: write_pandas (PUT + COPY) and
-        # every DDL statement commit implicitly in Snowflake, so they must all happen before the
-        # transaction that swaps the partition. (Transient rather than temporary: it lives in the
-        # same schema, which fakesnow supports too; it is dropped whatever happens.)
-        incoming = f"{name}__incoming_{uuid.uuid4().hex[:12]}"
+        prepared = []
+        for load in loads:
+            frame = load.rows()
+            if load.partition_column not in frame.columns:
+                raise ValueError(
+                    f"{load.table}: partition column {load.partition_column!r} is not in the rows"
+                )
+            try:
+                columns = {column: snowflake_type(dtype) for column, dtype in frame.schema.items()}
+            except TypeError as error:
+                raise TypeError(f"{load.table}: {error}") from error
+            # The incoming rows land in transient side tables first: write_pandas (PUT + COPY)
+            # and every DDL statement commit implicitly in Snowflake, so they must all happen
+            # before the transaction that swaps the partitions. (Transient rather than
+            # temporary: it lives in the same schema, which fakesnow supports too.)
+            incoming = f"{split_table(load.table)[1]}__incoming_{uuid.uuid4().hex[:12]}"
+            prepared.append((load, frame, columns, incoming))
 
+        loaded: dict[str, int] = {}
         with self._connect() as con:
             cur = con.cursor()
             try:
-                cur.execute(f"create schema if not exists {schema}")
-                cur.execute(f"create table if not exists {schema}.{name} ({ddl})")
-                cur.execute(f"create transient table {schema}.{incoming} ({ddl})")
-                if frame.height:
-                    written, _, rows, _ = pandas_tools.write_pandas(
-                        con,
-                        _to_pandas(frame),
-                        table_name=incoming.upper(),
-                        schema=schema.upper(),
-                        quote_identifiers=False,
-                        use_logical_type=True,
-                    )
-                    if not written or rows != frame.height:
-                        raise RuntimeError(f"staged {rows} of {frame.height} rows")
+                for load, frame, columns, incoming in prepared:
+                    schema, name = split_table(load.table)
+                    ddl = ", ".join(f"{column} {kind}" for column, kind in columns.items())
+                    cur.execute(f"create schema if not exists {schema}")
+                    cur.execute(f"create table if not exists {schema}.{name} ({ddl})")
+                    cur.execute(f"create transient table {schema}.{incoming} ({ddl})")
+                    if frame.height:
+                        written, _, rows, _ = pandas_tools.write_pandas(
+                            con,
+                            _to_pandas(frame),
+                            table_name=incoming.upper(),
+                            schema=schema.upper(),
+                            quote_identifiers=False,
+                            use_logical_type=True,
+                        )
+                        if not written or rows != frame.height:
+                            raise RuntimeError(f"staged {rows} of {frame.height} rows")
                 cur.execute("begin")
                 try:
-                    cur.execute(
-                        f"delete from {schema}.{name} where {partition_column} = %s",
-                        (partition_value,),
-                    )
-                    cur.execute(
-                        f"insert into {schema}.{name} ({names}) select {names} from {schema}.{incoming}"
-                    )
+                    for load, frame, columns, incoming in prepared:
+                        schema, name = split_table(load.table)
+                        names = ", ".join(columns)
+                        cur.execute(
+                            f"delete from {schema}.{name} where {load.partition_column} = %s",
+                            (load.partition_value,),
+                        )
+                        cur.execute(
+                            f"insert into {schema}.{name} ({names}) "
+                            f"select {names} from {schema}.{incoming}"
+                        )
+                        loaded[load.table] = frame.height
+                    if before_commit is not None:
+                        before_commit()
                     cur.execute("commit")
-                except Exception:
+                except BaseException:
                     cur.execute("rollback")
                     raise
             except Exception as error:
+                tables = ", ".join(
+                    f"{load.table} ({load.partition_column} = {load.partition_value!r})"
+                    for load in loads
+                )
                 raise RuntimeError(
-                    f"loading {frame.height} rows into {table} "
-                    f"({partition_column} = {partition_value!r}) failed; its previous rows are "
-                    f"unchanged: {error}"
+                    f"loading {tables} failed; the previous rows are unchanged: {error}"
                 ) from error
             finally:
-                try:
-                    cur.execute(f"drop table if exists {schema}.{incoming}")
-                except Exception:  # never hide the load's own error behind the clean-up's
-                    pass
-        return frame.height
+                for load, _, _, incoming in prepared:
+                    try:
+                        cur.execute(f"drop table if exists {split_table(load.table)[0]}.{incoming}")
+                    except Exception:  # never hide the load's own error behind the clean-up's
+                        pass
+        return loaded
 
     def query(self, sql: str) -> pl.DataFrame:
         """Run `sql`; column names come back lower-case, as from `DuckDBWarehouse`."""

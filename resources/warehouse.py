@@ -1,22 +1,44 @@
 """The warehouse the assets load into and dbt builds on: DuckDB locally, Snowflake in production.
 
 Loads are partition-replacing and transactional: a rerun of a partition replaces its rows
-instead of appending, and a failed load leaves the previous rows in place.
+instead of appending, and a failed load leaves the previous rows in place. A load may
+span several tables and run a step of the caller's (publishing files) inside its
+transaction, so files and warehouse change together or not at all.
+
+Readers and writers of the local DuckDB file. DuckDB admits one writing process per file,
+and any other process holding the file open, even read-only, makes the writer fail at once
+("Could not set lock"). So readers never open the file runs write:
+- writers (loads, dbt builds) take an advisory lock (`<file>.lock`), which serializes
+  them instead of failing, and retry DuckDB's own lock for a bounded time;
+- after every successful write, the writer publishes a read-only snapshot
+  (`readers/<file name>` beside it): a copy made under the lock, then renamed into place.
+  Notebooks, the catalog and BI tools open the snapshot read-only. A reader holding the
+  old snapshot keeps reading it whole (the rename leaves its open file intact); the next
+  connection sees the new one. Never a partial state, and a reader never blocks a run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import re
+import shutil
+import threading
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from pydantic import Field, PrivateAttr
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _split_table(table: str) -> tuple[str, str]:
+def split_table(table: str) -> tuple[str, str]:
     """`raw.job_postings` -> ("raw", "job_postings"), refusing anything that is not an identifier."""
     parts = table.split(".")
     if len(parts) != 2 or not all(_IDENTIFIER.match(p) for p in parts):
@@ -24,110 +46,297 @@ def _split_table(table: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
+@dataclass(frozen=True)
+class PartitionLoad:
+    """The rows of one partition of one table: a frame, or local Parquet files."""
+
+    table: str
+    partition_column: str
+    partition_value: object
+    frame: pl.DataFrame | None = None
+    parquet_paths: Sequence[str] | None = None
+
+    def __post_init__(self) -> None:
+        split_table(self.table)
+        if not _IDENTIFIER.match(self.partition_column):
+            raise ValueError(
+                f"{self.table}: partition column must be an identifier, got {self.partition_column!r}"
+            )
+        if (self.frame is None) == (self.parquet_paths is None):
+            raise ValueError(f"{self.table}: give the rows as a frame or as parquet_paths, not both")
+        if self.parquet_paths is not None and not self.parquet_paths:
+            raise ValueError(f"{self.table}: no Parquet files to load")
+
+    def rows(self) -> pl.DataFrame:
+        """The rows as one frame (reads the files if they were given as files)."""
+        if self.frame is not None:
+            return self.frame
+        return pl.read_parquet([str(p) for p in self.parquet_paths or []])
+
+
 class Warehouse(dg.ConfigurableResource, ABC):
     """Where tables land for dbt and BI tools."""
 
     @abstractmethod
-    def replace_partition(
-        self, table: str, frame: pl.DataFrame, partition_column: str, partition_value: object
-    ) -> int:
-        """Replace the rows of one partition of `table` (`schema.table`) with `frame`, atomically.
+    def load_partitions(
+        self, loads: Sequence[PartitionLoad], before_commit: Callable[[], None] | None = None
+    ) -> dict[str, int]:
+        """Replace one partition of each table, all in one transaction.
 
-        Creates the schema and table from the frame's columns if they do not exist.
-        Returns the number of rows loaded.
+        Creates schemas and tables from the rows' columns if they do not exist.
+        `before_commit` runs inside the transaction once every row is in; if it raises,
+        nothing is committed. Returns the rows loaded per table.
         """
+
+    def replace_partition(
+        self,
+        table: str,
+        frame: pl.DataFrame,
+        partition_column: str,
+        partition_value: object,
+        before_commit: Callable[[], None] | None = None,
+    ) -> int:
+        """Replace the rows of one partition of `table` (`schema.table`) with `frame`."""
+        load = PartitionLoad(table, partition_column, partition_value, frame=frame)
+        return self.load_partitions([load], before_commit)[table]
 
     def replace_partition_from_parquet(
-        self, table: str, paths: list[str], partition_column: str, partition_value: object
+        self,
+        table: str,
+        paths: Sequence[str],
+        partition_column: str,
+        partition_value: object,
+        before_commit: Callable[[], None] | None = None,
     ) -> int:
-        """Like `replace_partition`, with the rows read from local Parquet files.
-
-        Every row of the files must belong to the partition (`partition_column` equal to
-        `partition_value`). This default reads the files into one frame; warehouses that
-        can load files themselves override it to keep the rows out of Python's memory.
-        """
-        if not paths:
-            raise ValueError(f"{table}: no Parquet files to load")
-        frame = pl.read_parquet([str(p) for p in paths])
-        return self.replace_partition(table, frame, partition_column, partition_value)
+        """Like `replace_partition`, with the rows in local Parquet files."""
+        load = PartitionLoad(table, partition_column, partition_value, parquet_paths=list(paths))
+        return self.load_partitions([load], before_commit)[table]
 
     @abstractmethod
-    def query(self, sql: str) -> pl.DataFrame: ...
+    def query(self, sql: str) -> pl.DataFrame:
+        """Run `sql` on the warehouse the runs write (for the assets)."""
+
+    def read(self, sql: str) -> pl.DataFrame:
+        """Run `sql` where readers (notebooks, the catalog) read; the same warehouse by default."""
+        return self.query(sql)
+
+    def reader_location(self) -> str:
+        """Where readers connect, for messages and the README."""
+        return type(self).__name__
+
+    def relation(self, table_name: str) -> str:
+        """A table name as the definitions record it (dbt writes `database.schema.table`),
+        as this warehouse's SQL should name it."""
+        return table_name
+
+    def row_count(self, table_name: str) -> int:
+        """Rows in a table or view."""
+        return int(self.query(f"select count(*) as n from {self.relation(table_name)}").item())
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the warehouse for a writer that is not this resource (a dbt build); readers
+        see what it wrote once the block ends."""
+        yield
+
+    def dbt_vars(self) -> dict[str, object]:
+        """dbt `--vars` that point the dbt profile at this warehouse."""
+        return {}
 
 
 class DuckDBWarehouse(Warehouse):
     """A DuckDB file under the project's data folder; the local default."""
 
     path: str
+    snapshot_path: str | None = Field(
+        default=None,
+        description="Read-only copy for readers; default `readers/<file name>` beside it.",
+    )
+    lock_timeout_seconds: float = Field(
+        default=300.0, description="How long a writer waits for another writer before failing."
+    )
+    _held = PrivateAttr(default=0)
+    _thread_lock = PrivateAttr(default_factory=threading.RLock)
+
+    # --- where things are -------------------------------------------------------------
+
+    def reader_path(self) -> Path:
+        if self.snapshot_path:
+            return Path(self.snapshot_path)
+        live = Path(self.path)
+        # Same file name in its own folder: DuckDB names the database after the file stem,
+        # and dbt's views refer to their tables by that name.
+        return live.parent / "readers" / live.name
+
+    def reader_location(self) -> str:
+        return f"{self.reader_path()} (read-only snapshot of {self.path})"
+
+    def dbt_vars(self) -> dict[str, object]:
+        return {"duckdb_path": str(Path(self.path).resolve())}
+
+    def relation(self, table_name: str) -> str:
+        # The database part is the file stem at parse time, which need not be this file's.
+        return ".".join(table_name.split(".")[-2:])
+
+    # --- writers ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """The writers' lock (re-entrant in a process); publishes the snapshot on success."""
+        with self._thread_lock:
+            first = self._held == 0
+            if first:
+                lock_file = self._acquire_file_lock()
+            self._held += 1
+            try:
+                yield
+                if first:
+                    self._publish_snapshot()
+            finally:
+                self._held -= 1
+                if first:
+                    lock_file.close()  # releases the flock
+
+    def _acquire_file_lock(self):
+        lock_path = Path(f"{self.path}.lock")
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_path, "a+")  # noqa: SIM115  (held until the block ends)
+        deadline = time.monotonic() + self.lock_timeout_seconds
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return handle
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.close()
+                    raise TimeoutError(
+                        f"another run has been writing {self.path} for over "
+                        f"{self.lock_timeout_seconds:g} s (lock {lock_path}); try again when it ends"
+                    ) from None
+                time.sleep(0.2)
 
     def _connect(self):
+        """A connection to the live file, retrying DuckDB's lock for a bounded time: a
+        process outside fieldwork (a BI tool pointed at the live file) may hold it."""
         import duckdb
 
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        return duckdb.connect(self.path)
-
-    def replace_partition(
-        self, table: str, frame: pl.DataFrame, partition_column: str, partition_value: object
-    ) -> int:
-        schema, name = _split_table(table)
-        if partition_column not in frame.columns:
-            raise ValueError(f"{table}: partition column {partition_column!r} is not in the frame")
-        with self._connect() as con:
-            con.register("incoming", frame.to_arrow())
-            con.execute(f"create schema if not exists {schema}")
-            con.execute(
-                f"create table if not exists {schema}.{name} as select * from incoming limit 0"
-            )
-            con.execute("begin transaction")
+        deadline = time.monotonic() + self.lock_timeout_seconds
+        delay = 0.1
+        while True:
             try:
-                con.execute(
-                    f"delete from {schema}.{name} where {partition_column} = ?", [partition_value]
-                )
-                con.execute(f"insert into {schema}.{name} by name select * from incoming")
-                con.execute("commit")
-            except Exception:
-                con.execute("rollback")
-                raise
-        return frame.height
+                return duckdb.connect(self.path)
+            except duckdb.IOException as error:
+                if "lock" not in str(error).lower() or time.monotonic() >= deadline:
+                    raise RuntimeError(
+                        f"cannot open the warehouse {self.path} for writing: {error}. "
+                        f"Readers should open the snapshot {self.reader_path()} instead."
+                    ) from error
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
-    def replace_partition_from_parquet(
-        self, table: str, paths: list[str], partition_column: str, partition_value: object
-    ) -> int:
-        """DuckDB reads the files itself (`read_parquet([...])`), streaming them into the
-        table inside the delete+insert transaction: the rows never become a Python frame."""
-        schema, name = _split_table(table)
-        if not _IDENTIFIER.match(partition_column):
-            raise ValueError(f"{table}: partition column must be an identifier, got {partition_column!r}")
-        if not paths:
-            raise ValueError(f"{table}: no Parquet files to load")
-        files = "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
-        source = f"read_parquet({files})"
-        with self._connect() as con:
-            columns = [row[0] for row in con.execute(f"describe select * from {source}").fetchall()]
-            if partition_column not in columns:
-                raise ValueError(f"{table}: partition column {partition_column!r} is not in the files")
-            con.execute(f"create schema if not exists {schema}")
-            con.execute(f"create table if not exists {schema}.{name} as select * from {source} limit 0")
-            con.execute("begin transaction")
+    def _publish_snapshot(self) -> None:
+        """Copy the live file (checkpointed, under the writers' lock) and rename it into place."""
+        live = Path(self.path)
+        if not live.exists():
+            return
+        con = self._connect()
+        try:
+            con.execute("checkpoint")  # the WAL folded in, so the file alone is the database
+        finally:
+            con.close()
+        target = self.reader_path()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            shutil.copyfile(live, tmp)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def load_partitions(
+        self, loads: Sequence[PartitionLoad], before_commit: Callable[[], None] | None = None
+    ) -> dict[str, int]:
+        loaded: dict[str, int] = {}
+        with self.writing():
+            con = self._connect()
             try:
-                con.execute(f"delete from {schema}.{name} where {partition_column} = ?", [partition_value])
-                loaded = con.execute(f"insert into {schema}.{name} by name select * from {source}").fetchone()[0]
-                # Rows of another partition would survive the next replace of theirs: refuse them.
-                strays = con.execute(
-                    f"select count(*) from {source} where {partition_column} is distinct from ?",
-                    [partition_value],
-                ).fetchone()[0]
-                if strays:
-                    raise ValueError(
-                        f"{table}: {strays:,} rows in the files are not in partition "
-                        f"{partition_column} = {partition_value!r}"
+                sources = [self._register(con, load, f"incoming_{n}") for n, load in enumerate(loads)]
+                for load, source in zip(loads, sources, strict=True):
+                    schema, name = split_table(load.table)
+                    columns = [r[0] for r in con.execute(f"describe select * from {source}").fetchall()]
+                    if load.partition_column not in columns:
+                        raise ValueError(
+                            f"{load.table}: partition column {load.partition_column!r} is not in the rows"
+                        )
+                    con.execute(f"create schema if not exists {schema}")
+                    con.execute(
+                        f"create table if not exists {schema}.{name} as select * from {source} limit 0"
                     )
-                con.execute("commit")
-            except Exception:
-                con.execute("rollback")
-                raise
+                con.execute("begin transaction")
+                try:
+                    for load, source in zip(loads, sources, strict=True):
+                        loaded[load.table] = self._replace(con, load, source)
+                    if before_commit is not None:
+                        before_commit()
+                    con.execute("commit")
+                except BaseException:
+                    con.execute("rollback")
+                    raise
+            finally:
+                con.close()
         return loaded
 
+    @staticmethod
+    def _register(con, load: PartitionLoad, alias: str) -> str:
+        """The SQL source of the load's rows: a registered frame, or DuckDB reading the files
+        itself (the rows never become a Python frame)."""
+        if load.frame is not None:
+            con.register(alias, load.frame.to_arrow())
+            return alias
+        files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in load.parquet_paths or [])
+        return f"read_parquet([{files}])"
+
+    @staticmethod
+    def _replace(con, load: PartitionLoad, source: str) -> int:
+        schema, name = split_table(load.table)
+        con.execute(
+            f"delete from {schema}.{name} where {load.partition_column} = ?", [load.partition_value]
+        ).fetchall()
+        [(loaded,)] = con.execute(
+            f"insert into {schema}.{name} by name select * from {source}"
+        ).fetchall()
+        # Rows of another partition would survive the next replace of theirs: refuse them.
+        [(strays,)] = con.execute(
+            f"select count(*) from {source} where {load.partition_column} is distinct from ?",
+            [load.partition_value],
+        ).fetchall()
+        if strays:
+            raise ValueError(
+                f"{load.table}: {strays:,} rows are not in partition "
+                f"{load.partition_column} = {load.partition_value!r}"
+            )
+        return int(loaded)
+
     def query(self, sql: str) -> pl.DataFrame:
-        with self._connect() as con:
+        with self._thread_lock:
+            con = self._connect()
+            try:
+                return con.sql(sql).pl()
+            finally:
+                con.close()
+
+    # --- readers ----------------------------------------------------------------------
+
+    def read(self, sql: str) -> pl.DataFrame:
+        """Run `sql` on the read-only snapshot; never touches the file runs write."""
+        import duckdb
+
+        path = self.reader_path()
+        if not path.exists():
+            raise FileNotFoundError(
+                f"no warehouse snapshot at {path}: nothing has been loaded yet (run `make demo`)"
+            )
+        with duckdb.connect(str(path), read_only=True) as con:
             return con.sql(sql).pl()

@@ -1,5 +1,9 @@
-"""The definition graph as a whole: a refactor that drops an asset, a check, a job or a
-sensor fails here loudly, and the code location loads the way `make dev` loads it."""
+"""The definition graph as a whole: a snapshot of every asset, check, job, sensor and
+schedule key, so one cannot vanish unnoticed; loading it is cheap; the code location loads
+in the webserver the way `make dev` loads it, shows no secret, and re-executes a run that
+was launched the way `make demo` launches one."""
+
+from __future__ import annotations
 
 import json
 import os
@@ -12,94 +16,252 @@ from pathlib import Path
 import pytest
 
 from definitions import defs
-from tests.postings.conftest import closed_port
+from tests.helpers import closed_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
-EXPECTED_ASSETS = {
+ASSETS = {
+    # postings
     "raw_job_postings",
     "augmented_job_postings",
+    "job_postings_quarantine",
     "seniority_cache",
+    "seniority_levels",
+    "stg_postings__job_postings",
+    "postings_by_company_seniority",
+    # weather
     "weather_readings",
     "heat_index_readings",
     "weather_quarantine",
+    "stg_weather__heat_index_readings",
+    "city_day_heat_index",
+    "heat_risk_by_region",
 }
-EXPECTED_CHECKS = {
+PYTHON_CHECKS = {
     ("augmented_job_postings", "every_posting_has_a_level"),
     ("augmented_job_postings", "lines_reconcile"),
     ("augmented_job_postings", "model_calls_are_minimal"),
+    ("heat_index_readings", "readings_reconcile"),
+    ("heat_index_readings", "heat_index_is_sane"),
 }
-EXPECTED_JOBS = {"postings_daily", "seniority_cache_warmup", "fieldwork_daily"}
-EXPECTED_SENSORS = {"raw_job_postings_sensor"}
-EXPECTED_RESOURCES = {"storage", "warehouse", "seniority_model", "seniority_cache", "dbt"}
+# dbt tests surface as checks too: how many each model has.
+DBT_CHECKS_PER_MODEL = {
+    "seniority_levels": 5,
+    "stg_postings__job_postings": 9,
+    "postings_by_company_seniority": 14,
+    "stg_weather__heat_index_readings": 9,
+    "city_day_heat_index": 7,
+    "heat_risk_by_region": 5,
+}
+JOBS = {"postings_daily", "weather_daily", "fieldwork_daily", "seniority_cache_warmup"}
+SENSORS = {"raw_job_postings_sensor"}
+SCHEDULES: set[str] = set()
+RESOURCES = {"storage", "warehouse", "seniority_model", "seniority_cache", "dbt"}
+FAMILIES = {"postings", "weather"}
 
 
-def asset_keys() -> set[str]:
-    return {key.to_user_string() for key in defs.resolve_all_asset_keys()}
+def test_the_definition_graph_is_exactly_the_snapshot():
+    graph = defs.resolve_asset_graph()
+    assert {key.to_user_string() for key in graph.get_all_asset_keys()} == ASSETS
+    checks = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys}
+    assert {c for c in checks if c[0] not in DBT_CHECKS_PER_MODEL} == PYTHON_CHECKS
+    dbt_counts = {model: 0 for model in DBT_CHECKS_PER_MODEL}
+    for asset, _ in checks - PYTHON_CHECKS:
+        dbt_counts[asset] += 1
+    assert dbt_counts == DBT_CHECKS_PER_MODEL
+    jobs = {job.name for job in defs.resolve_all_job_defs() if not job.name.startswith("__")}
+    assert jobs == JOBS
+    assert {sensor.name for sensor in defs.sensors or []} == SENSORS
+    assert {schedule.name for schedule in defs.schedules or []} == SCHEDULES
+    assert set(defs.resources or {}) == RESOURCES
 
 
-def test_every_family_is_assembled():
-    keys = asset_keys()
-    assert EXPECTED_ASSETS <= keys
-    # dbt models and seeds arrive as assets too, grouped by family.
-    assert {"stg_postings__job_postings", "postings_by_company_seniority"} <= keys
-
-
-def test_checks_jobs_sensors_and_resources_are_there():
-    checks = {
-        (key.asset_key.to_user_string(), key.name) for key in defs.resolve_asset_graph().asset_check_keys
-    }
-    assert EXPECTED_CHECKS <= checks
-    # dbt tests surface as asset checks on their models.
-    assert any(asset == "postings_by_company_seniority" for asset, _ in checks)
-    assert EXPECTED_JOBS <= {job.name for job in defs.resolve_all_job_defs()}
-    assert EXPECTED_SENSORS <= {sensor.name for sensor in defs.sensors or []}
-    assert EXPECTED_RESOURCES <= set(defs.resources or {})
-
-
-def test_every_asset_says_what_it_is_and_where_it_belongs():
+def test_every_asset_says_what_it_is_and_which_family_it_belongs_to():
     graph = defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.description, f"{key.to_user_string()} has no description"
-        assert node.group_name in {"postings", "weather", "warehouse"}, (key, node.group_name)
+        assert node.group_name in FAMILIES, (key, node.group_name)
 
 
-@pytest.mark.xdist_group("webserver")
-def test_dagster_ui_loads_the_code_location_from_workspace_yaml(tmp_path):
-    """What `make dev` does: the webserver loads workspace.yaml and serves every asset."""
-    port = closed_port()
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "FIELDWORK_DATA_DIR": str(tmp_path / "data")}
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("dagster-webserver")), "-w", "workspace.yaml",
-         "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+def test_the_daily_job_is_composed_of_its_families_by_name():
+    """Each family's job is its group; the main job is their union, and an asset that is not
+    day-partitioned (the cache warm-up) stays out of all of them."""
+    graph = defs.resolve_asset_graph()
+    jobs = {job.name: job for job in defs.resolve_all_job_defs()}
+
+    def assets_of(job_name: str) -> set[str]:
+        return {k.to_user_string() for k in jobs[job_name].asset_layer.executable_asset_keys}
+
+    for family in FAMILIES:
+        in_group = {
+            key.to_user_string()
+            for key in graph.get_all_asset_keys()
+            if graph.get(key).group_name == family
+        }
+        assert assets_of(f"{family}_daily") == in_group - {"seniority_cache"}
+    assert assets_of("fieldwork_daily") == assets_of("postings_daily") | assets_of("weather_daily")
+    assert jobs["fieldwork_daily"].partitions_def.get_first_partition_key() == "2026-07-01"
+
+
+def test_loading_the_definitions_parses_nothing_and_writes_no_environment(tmp_path):
+    """In a fresh process: the libraries imported first, then the definitions; the dbt
+    manifest is read, never rewritten, and os.environ is what it was."""
+    manifest = ROOT / "dbt_project" / "target" / "local" / "manifest.json"
+    before = manifest.stat().st_mtime_ns
+    probe = (
+        "import os, json, dagster, dagster_dbt, polars, duckdb, grpc, redis\n"
+        "env = dict(os.environ)\n"
+        "import definitions\n"
+        "changed = sorted(k for k in set(env) | set(os.environ) if env.get(k) != os.environ.get(k))\n"
+        "print(json.dumps(changed))\n"
     )
-    query = (
-        '{"query": "{ repositoriesOrError { ... on RepositoryConnection { nodes { name '
-        'location { name } assetNodes { assetKey { path } } } } } }"}'
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={**os.environ, "FIELDWORK_DATA_DIR": str(tmp_path), "FIELDWORK_WAREHOUSE": "duckdb"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+    assert manifest.stat().st_mtime_ns == before, "importing the definitions re-parsed dbt"
+
+
+# --- The webserver, as `make dev` runs it ----------------------------------------------------
+
+REDIS_SECRET = "s3cr3t-redis-pw-7f1c"
+WEATHER_DAY = "2026-07-15"
+
+
+def graphql(port: int, query: str, variables: dict | None = None) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+@pytest.fixture(scope="module")
+def webserver(tmp_path_factory):
+    """`dagster-webserver -w workspace.yaml` over a private instance and data folder, with a
+    secret in the environment; yields (port, environment)."""
+    home = tmp_path_factory.mktemp("dagster_home")
+    # Runs launched from the UI start at once (no daemon in this test).
+    (home / "dagster.yaml").write_text(
+        "telemetry:\n  enabled: false\n"
+        "run_coordinator:\n  module: dagster._core.run_coordinator\n  class: DefaultRunCoordinator\n"
+    )
+    data = tmp_path_factory.mktemp("data")
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "FIELDWORK_DATA_DIR": str(data),
+        "FIELDWORK_WAREHOUSE": "duckdb",
+        "REDIS_URL": f"redis://:{REDIS_SECRET}@127.0.0.1:{closed_port()}/0",
+    }
+    env.pop("FIELDWORK_DUCKDB_PATH", None)
+    port = closed_port()
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("dagster-webserver")),
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 120
-        body = None
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline and server.poll() is None:
             try:
-                request = urllib.request.Request(
-                    f"http://127.0.0.1:{port}/graphql", data=query.encode(),
-                    headers={"Content-Type": "application/json"},
-                )
-                body = json.load(urllib.request.urlopen(request, timeout=5))
-                nodes = body["data"]["repositoriesOrError"]["nodes"]
-                if nodes:
+                body = graphql(port, "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }")
+                if body["data"]["repositoriesOrError"]["nodes"]:
                     break
             except OSError:
                 pass
             time.sleep(1)
-        assert server.poll() is None, server.stderr.read().decode()[-2000:]
-        [repository] = body["data"]["repositoriesOrError"]["nodes"]
-        assert repository["location"]["name"] == "fieldwork"
-        served = {"/".join(node["assetKey"]["path"]) for node in repository["assetNodes"]}
-        assert EXPECTED_ASSETS <= served
+        assert server.poll() is None, server.stderr.read().decode()[-3000:]
+        yield port, env
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=60)
+
+
+@pytest.mark.xdist_group("webserver")
+def test_the_ui_loads_every_asset_from_workspace_yaml(webserver):
+    port, _ = webserver
+    body = graphql(
+        port,
+        "{ repositoriesOrError { ... on RepositoryConnection { nodes { name "
+        "location { name } assetNodes { assetKey { path } } } } } }",
+    )
+    [repository] = body["data"]["repositoriesOrError"]["nodes"]
+    assert repository["location"]["name"] == "fieldwork"
+    assert {"/".join(node["assetKey"]["path"]) for node in repository["assetNodes"]} == ASSETS
+
+
+@pytest.mark.xdist_group("webserver")
+def test_no_secret_value_is_served_over_graphql(webserver):
+    port, _ = webserver
+    body = graphql(
+        port,
+        """{ allTopLevelResourceDetailsOrError(repositorySelector:
+               {repositoryLocationName: "fieldwork", repositoryName: "__repository__"}) {
+             ... on ResourceDetailsList { results { name
+               configuredValues { key value type } } } } }""",
+    )
+    text = json.dumps(body)
+    assert REDIS_SECRET not in text
+    resources = {r["name"]: r for r in body["data"]["allTopLevelResourceDetailsOrError"]["results"]}
+    redis_url = {v["key"]: v for v in resources["seniority_cache"]["configuredValues"]}["redis_url"]
+    assert (redis_url["type"], redis_url["value"]) == ("ENV_VAR", "REDIS_URL")
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("webserver")
+def test_a_run_launched_like_the_demo_is_re_executed_from_the_ui(webserver, monkeypatch):
+    import dagster as dg
+
+    from scripts.launch import launch_and_wait
+    from scripts.sample_weather import write_sample_day
+
+    port, env = webserver
+    for name in ("DAGSTER_HOME", "FIELDWORK_DATA_DIR", "FIELDWORK_WAREHOUSE", "REDIS_URL"):
+        monkeypatch.setenv(name, env[name])
+    monkeypatch.delenv("FIELDWORK_DUCKDB_PATH", raising=False)
+    from resources import build_storage
+
+    write_sample_day(build_storage(), WEATHER_DAY, cities=40)
+    with dg.DagsterInstance.get() as instance:
+        launched = launch_and_wait(instance, "weather_daily", WEATHER_DAY)
+    assert launched.success, launched.failures()
+
+    body = graphql(
+        port,
+        """mutation($params: ReexecutionParams!) { launchPipelineReexecution(reexecutionParams: $params) {
+             __typename ... on LaunchRunSuccess { run { runId } }
+             ... on PythonError { message } ... on InvalidSubsetError { message } } }""",
+        {"params": {"parentRunId": launched.run_id, "strategy": "ALL_STEPS"}},
+    )
+    outcome = body["data"]["launchPipelineReexecution"]
+    assert outcome["__typename"] == "LaunchRunSuccess", outcome
+    run_id = outcome["run"]["runId"]
+    deadline = time.monotonic() + 300
+    status = None
+    while time.monotonic() < deadline:
+        status = graphql(
+            port, "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }", {"id": run_id}
+        )["data"]["runOrError"]["status"]
+        if status in ("SUCCESS", "FAILURE", "CANCELED"):
+            break
+        time.sleep(1)
+    assert status == "SUCCESS"

@@ -12,6 +12,7 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import (
+    DagsterDbtCliRuntimeError,
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
     DbtCliResource,
@@ -19,7 +20,8 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from assets.warehouse.project import fieldwork_dbt_project
+from resources.dbt import dbt_vars_args, fieldwork_dbt_project, manifest_path
+from resources.warehouse import Warehouse
 
 # The layers of the project; the folder below one of them names the family.
 LAYERS = ("staging", "intermediate", "marts", "views")
@@ -57,6 +59,9 @@ class FieldworkDbtTranslator(DagsterDbtTranslator):
         metadata = dict(super().get_metadata(dbt_resource_props))
         if relation := dbt_resource_props.get("relation_name"):
             metadata["warehouse_relation"] = dg.MetadataValue.text(relation)
+        meta = (dbt_resource_props.get("config") or {}).get("meta") or {}
+        if partition_column := meta.get("partition_column"):
+            metadata["fieldwork/partition_column"] = partition_column
         if original_file := dbt_resource_props.get("original_file_path"):
             metadata["dbt_file"] = dg.MetadataValue.path(
                 str(self._project_dir / original_file)
@@ -68,39 +73,62 @@ def build_fieldwork_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
     """The `@dbt_assets` of `project`; its manifest must exist (see `project.prepare_manifest`)."""
 
     @dbt_assets(
-        manifest=project.manifest_path,
+        manifest=manifest_path(project),
         project=project,
         dagster_dbt_translator=FieldworkDbtTranslator(project),
         name="fieldwork_dbt_assets",
     )
-    def fieldwork_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-        """`dbt build` of the selected models, seeds and tests; row counts of the tables built."""
-        invocation = dbt.cli(["build"], context=context)
-        try:
-            yield from invocation.stream().fetch_row_counts()
-        finally:
-            release_warehouse(invocation)
+    def fieldwork_dbt_assets(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
+    ):
+        """`dbt build` of the selected models, seeds and tests; row counts of what it built.
+
+        The build holds the warehouse like any writer, so readers see its result whole,
+        once it is done, and a concurrent load waits instead of failing on DuckDB's lock.
+        """
+        with warehouse.writing():
+            invocation = dbt.cli(["build", *dbt_vars_args(warehouse.dbt_vars())], context=context)
+            # Tables are counted once dbt has let go of the warehouse (DuckDB admits one
+            # writing process), so materializations wait for the end of the build; test
+            # results stream as they come.
+            built, failure = [], None
+            try:
+                for event in invocation.stream():
+                    if isinstance(event, dg.Output | dg.AssetMaterialization):
+                        built.append(event)
+                    else:
+                        yield event
+            except DagsterDbtCliRuntimeError as error:
+                failure = error
+            for event in built:
+                yield with_row_count(event, warehouse, context)
+            if failure is not None:
+                raise failure
 
     return fieldwork_dbt_assets
 
 
-def release_warehouse(invocation) -> None:
-    """Close the connection dagster-dbt opened in this process to count rows.
+def with_row_count(event, warehouse: Warehouse, context: dg.AssetExecutionContext):
+    """The event with `dagster/row_count` added when it is a built table or view.
 
-    dbt-duckdb keeps its database open in a class attribute for the life of the process, and
-    DuckDB admits one writer per file: left open, it would block the next load into the
-    warehouse from this process (a notebook, an in-process run). Snowflake needs only the
-    connection cleanup.
+    Counted through the warehouse resource rather than dagster-dbt's `fetch_row_counts`,
+    which opens a dbt adapter inside this process and, on DuckDB, keeps the file open.
     """
-    adapter = invocation.adapter
-    if adapter is None:
-        return
-    adapter.cleanup_connections()
-    manager = type(adapter.connections)
-    environment = getattr(manager, "_ENV", None)  # dbt-duckdb's process-wide database handle
-    if environment is not None:
-        environment.close()
-        manager._ENV = None
+    if isinstance(event, dg.Output):
+        key = context.asset_key_for_output(event.output_name)
+    elif isinstance(event, dg.AssetMaterialization):
+        key = event.asset_key
+    else:
+        return event
+    relation = context.assets_def.specs_by_key[key].metadata.get("dagster/table_name")
+    if relation is None:
+        return event
+    try:
+        count = warehouse.row_count(relation)
+    except Exception as error:  # a count is a nicety: never fail a built model over it
+        context.log.warning(f"no row count for {relation}: {error}")
+        return event
+    return event.with_metadata({**event.metadata, "dagster/row_count": count})
 
 
 fieldwork_dbt_assets = build_fieldwork_dbt_assets(fieldwork_dbt_project)

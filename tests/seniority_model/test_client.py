@@ -189,22 +189,6 @@ def test_service_config_asks_grpc_to_retry() -> None:
     assert "retryPolicy" not in SeniorityModel(max_attempts=1).service_config()["methodConfig"][0]
 
 
-def test_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("SENIORITY_MODEL_ENDPOINT", "SENIORITY_BATCH_SIZE", "SENIORITY_DEADLINE_SECONDS"):
-        monkeypatch.delenv(name, raising=False)
-    assert SeniorityModel.from_environment() == SeniorityModel()
-    monkeypatch.setenv("SENIORITY_MODEL_ENDPOINT", "model.internal:443")
-    monkeypatch.setenv("SENIORITY_BATCH_SIZE", "500")
-    monkeypatch.setenv("SENIORITY_DEADLINE_SECONDS", "12.5")
-    model = SeniorityModel.from_environment()
-    assert (model.endpoint, model.batch_size, model.deadline_seconds) == (
-        "model.internal:443", 500, 12.5
-    )
-    monkeypatch.setenv("SENIORITY_BATCH_SIZE", "lots")
-    with pytest.raises(ValueError, match="SENIORITY_BATCH_SIZE"):
-        SeniorityModel.from_environment()
-
-
 def test_works_as_a_dagster_resource(start_server) -> None:
     _, target = start_server()
 

@@ -7,8 +7,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from resources.warehouse import DuckDBWarehouse
-from tests.warehouse.conftest import RAW_TABLE, expected_mart, normalize_mart
-from tests.warehouse.dbt_runs import check_results, materialize_postings_models, row_counts
+from tests.helpers import POSTINGS_TABLE as RAW_TABLE
+from tests.helpers import dbt_check_results as check_results
+from tests.helpers import expected_mart, materialize_postings_models, normalize_mart, row_counts
 
 pytestmark = pytest.mark.slow
 
@@ -17,7 +18,6 @@ pytestmark = pytest.mark.slow
 def duckdb_warehouse(tmp_path, monkeypatch) -> DuckDBWarehouse:
     path = tmp_path / "warehouse.duckdb"
     monkeypatch.setenv("FIELDWORK_WAREHOUSE", "duckdb")
-    monkeypatch.setenv("FIELDWORK_DUCKDB_PATH", str(path))
     return DuckDBWarehouse(path=str(path))
 
 
@@ -31,7 +31,7 @@ def test_mart_matches_python_and_dbt_tests_pass_as_checks(
 ):
     load(duckdb_warehouse, raw_job_postings)
 
-    result = materialize_postings_models(dbt_project_dir)
+    result = materialize_postings_models(dbt_project_dir, duckdb_warehouse)
 
     assert result.success
     mart = duckdb_warehouse.query("select * from analytics.postings_by_company_seniority")
@@ -47,7 +47,12 @@ def test_mart_matches_python_and_dbt_tests_pass_as_checks(
     counts = row_counts(result)
     assert counts["postings_by_company_seniority"] == mart.height
     assert counts["seniority_levels"] == 7
-
+    # Views are counted too, through the warehouse resource.
+    assert counts["stg_postings__job_postings"] == raw_job_postings.height
+    # What dbt built is what readers see once the build is done.
+    assert duckdb_warehouse.read(
+        "select count(*) as n from analytics.postings_by_company_seniority"
+    ).item() == mart.height
 
 
 def test_an_unknown_seniority_fails_the_named_checks(
@@ -58,7 +63,7 @@ def test_an_unknown_seniority_fails_the_named_checks(
     )
     load(duckdb_warehouse, broken)
 
-    result = materialize_postings_models(dbt_project_dir, raise_on_error=False)
+    result = materialize_postings_models(dbt_project_dir, duckdb_warehouse, raise_on_error=False)
 
     assert not result.success
     failed = {name for name, passed in check_results(result).items() if not passed}

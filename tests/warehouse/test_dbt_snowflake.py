@@ -14,9 +14,11 @@ import pytest
 from fakesnow.instance import FakeSnow
 from polars.testing import assert_frame_equal
 
-from resources.snowflake_warehouse import SnowflakeWarehouse
-from tests.warehouse.conftest import RAW_TABLE, SNOWFLAKE_ENV, expected_mart, normalize_mart
-from tests.warehouse.dbt_runs import check_results, materialize_postings_models, row_counts
+from resources import build_warehouse
+from tests.helpers import POSTINGS_TABLE as RAW_TABLE
+from tests.helpers import SNOWFLAKE_ENV, expected_mart, materialize_postings_models
+from tests.helpers import dbt_check_results as check_results
+from tests.helpers import normalize_mart, row_counts
 
 pytestmark = [pytest.mark.snowflake, pytest.mark.slow]
 
@@ -33,7 +35,7 @@ def test_mart_on_snowflake_target_matches_python(
     db_path.mkdir()
 
     with fakesnow.patch(db_path=db_path):
-        warehouse = SnowflakeWarehouse.from_environment().process_config_and_initialize()
+        warehouse = build_warehouse().process_config_and_initialize()
         for (day,), partition in raw_job_postings.partition_by("posting_date", as_dict=True).items():
             warehouse.replace_partition(RAW_TABLE, partition, "posting_date", day)
 
@@ -45,8 +47,8 @@ def test_mart_on_snowflake_target_matches_python(
         monkeypatch.setenv("SNOWFLAKE_PORT", str(connection["port"]))
         monkeypatch.setenv("SNOWFLAKE_PROTOCOL", connection["protocol"])
 
-        result = materialize_postings_models(dbt_project_dir)
-        mart = SnowflakeWarehouse.from_environment().process_config_and_initialize().query(
+        result = materialize_postings_models(dbt_project_dir, build_warehouse())
+        mart = build_warehouse().process_config_and_initialize().query(
             "select * from analytics.postings_by_company_seniority"
         )
 

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from resources.snowflake_warehouse import SnowflakeWarehouse
-from tests.warehouse.conftest import RAW_TABLE
+from tests.helpers import POSTINGS_TABLE as RAW_TABLE
 
 pytestmark = pytest.mark.snowflake
 
@@ -72,3 +72,27 @@ def test_bad_arguments_are_refused_with_the_table_named(warehouse, raw_job_posti
     odd = pl.DataFrame({"posting_date": [DAY1], "payload": [[1, 2]]})
     with pytest.raises(TypeError, match="raw.odd: no Snowflake type"):
         warehouse.replace_partition("raw.odd", odd, "posting_date", DAY1)
+
+
+def test_tables_and_the_callers_step_commit_together_or_not_at_all(warehouse, raw_job_postings):
+    from resources.warehouse import PartitionLoad
+
+    day1 = raw_job_postings.filter(pl.col("posting_date") == DAY1)
+    loads = [
+        PartitionLoad(RAW_TABLE, "posting_date", DAY1, frame=day1),
+        PartitionLoad("raw.job_postings_copy", "posting_date", DAY1, frame=day1.head(3)),
+    ]
+    assert warehouse.load_partitions(loads) == {RAW_TABLE: day1.height, "raw.job_postings_copy": 3}
+
+    def publish_fails():
+        raise OSError("upload of the day's files failed")
+
+    fewer = [
+        PartitionLoad(RAW_TABLE, "posting_date", DAY1, frame=day1.head(1)),
+        PartitionLoad("raw.job_postings_copy", "posting_date", DAY1, frame=day1.head(1)),
+    ]
+    with pytest.raises(RuntimeError, match="upload of the day's files failed"):
+        warehouse.load_partitions(fewer, before_commit=publish_fails)
+    assert day_counts(warehouse) == {DAY1: day1.height}
+    copy = warehouse.query("select count(*) as n from raw.job_postings_copy")
+    assert copy["n"][0] == 3

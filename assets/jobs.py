@@ -1,0 +1,43 @@
+"""Jobs: one per family, selected by group, and the platform's main daily job composed of them.
+
+The daily job names its families: a family with another partitioning (per customer)
+joins the definitions without entering it.
+"""
+
+import dagster as dg
+
+from assets.partitions import daily_partitions
+
+# Day-partitioned families, in the order the main job runs them (dbt models of a family
+# sit in its group, so each family's job ends with its part of the warehouse).
+DAILY_FAMILIES = ("postings", "weather")
+# Assets of a daily family that are not day-partitioned: run by their own jobs.
+NOT_DAILY = dg.AssetSelection.assets("seniority_cache")
+
+
+def family_selection(*groups: str) -> dg.AssetSelection:
+    return dg.AssetSelection.groups(*groups) - NOT_DAILY
+
+
+postings_daily = dg.define_asset_job(
+    "postings_daily",
+    selection=family_selection("postings"),
+    partitions_def=daily_partitions,
+    description="A day of raw postings, augmented with seniority levels, and the postings models.",
+)
+
+weather_daily = dg.define_asset_job(
+    "weather_daily",
+    selection=family_selection("weather"),
+    partitions_def=daily_partitions,
+    description="A day of weather readings, their heat index and quarantine, and the weather models.",
+)
+
+fieldwork_daily = dg.define_asset_job(
+    "fieldwork_daily",
+    selection=family_selection(*DAILY_FAMILIES),
+    partitions_def=daily_partitions,
+    description="The platform's main job: a day of every daily family, then its warehouse models.",
+)
+
+daily_jobs = [postings_daily, weather_daily, fieldwork_daily]

@@ -1,0 +1,132 @@
+"""The local warehouse shared with its readers: a notebook or BI tool reading never fails a
+load, and never sees a partial one. Readers are real processes holding real DuckDB files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import subprocess
+import sys
+import textwrap
+import threading
+
+import polars as pl
+import pytest
+
+from resources.warehouse import DuckDBWarehouse, PartitionLoad
+
+DAY = dt.date(2026, 11, 20)
+TABLE = "raw.readings"
+
+
+def rows(n: int, value: int) -> pl.DataFrame:
+    return pl.DataFrame({"day": [DAY] * n, "value": [value] * n})
+
+
+class Reader:
+    """A separate Python process with one read-only connection it keeps open, answering
+    `select count(*), min(value), max(value)` on it."""
+
+    SCRIPT = textwrap.dedent(
+        """
+        import sys, duckdb
+        path = sys.argv[1]
+        held = duckdb.connect(path, read_only=True)
+        print("ready", flush=True)
+        for _ in sys.stdin:
+            n, lo, hi = held.execute("select count(*), min(value), max(value) from raw.readings").fetchone()
+            print(n, lo, hi, flush=True)
+        """
+    )
+
+    def __init__(self, path: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", self.SCRIPT, path],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout.readline().strip() == "ready"
+
+    def ask(self) -> tuple[int, int, int]:
+        self.process.stdin.write("count\n")
+        self.process.stdin.flush()
+        n, lo, hi = self.process.stdout.readline().split()
+        return int(n), int(lo), int(hi)
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def warehouse(tmp_path) -> DuckDBWarehouse:
+    wh = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"), lock_timeout_seconds=5)
+    wh.replace_partition(TABLE, rows(1_000, 1), "day", DAY)
+    return wh
+
+
+def test_a_reader_holding_the_snapshot_never_blocks_a_load_nor_sees_half_of_one(warehouse):
+    reader = Reader(str(warehouse.reader_path()))
+    try:
+        assert reader.ask() == (1_000, 1, 1)
+        # Two tables and a step of the caller's in one transaction, while the reader holds on.
+        loaded = warehouse.load_partitions(
+            [
+                PartitionLoad(TABLE, "day", DAY, frame=rows(2_000, 2)),
+                PartitionLoad("raw.other", "day", DAY, frame=rows(5, 2)),
+            ]
+        )
+        assert loaded == {TABLE: 2_000, "raw.other": 5}
+        # The open connection keeps the state it opened, whole; the next reader sees the new one.
+        assert reader.ask() == (1_000, 1, 1)
+        later = Reader(str(warehouse.reader_path()))
+        assert later.ask() == (2_000, 2, 2)
+        later.close()
+    finally:
+        reader.close()
+
+
+def test_a_failed_load_publishes_nothing_to_readers(warehouse):
+    def fail():
+        raise RuntimeError("publishing the files failed")
+
+    with pytest.raises(RuntimeError, match="publishing the files failed"):
+        warehouse.replace_partition(TABLE, rows(3_000, 3), "day", DAY, before_commit=fail)
+    assert warehouse.query(f"select count(*) as n from {TABLE}").item() == 1_000
+    assert warehouse.read(f"select max(value) as v from {TABLE}").item() == 1
+
+
+def test_a_second_writer_waits_for_the_first_instead_of_failing(warehouse, tmp_path):
+    """Two runs loading at once: the second waits on the writers' lock, then loads."""
+    lock = open(f"{warehouse.path}.lock", "a+")  # noqa: SIM115
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    done = threading.Event()
+
+    def load():
+        warehouse.replace_partition(TABLE, rows(10, 4), "day", DAY)
+        done.set()
+
+    thread = threading.Thread(target=load)
+    thread.start()
+    try:
+        assert not done.wait(1.0), "the load ran while another writer held the warehouse"
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+    thread.join(30)
+    assert done.is_set()
+    assert warehouse.read(f"select count(*) as n from {TABLE}").item() == 10
+
+
+def test_a_process_holding_the_live_file_fails_the_load_with_a_clear_message(warehouse):
+    """A tool pointed at the live file instead of the snapshot: bounded retries, then an
+    error that names the file and where readers belong."""
+    holder = Reader(warehouse.path)  # read-only, still DuckDB's lock on the live file
+    try:
+        with pytest.raises(RuntimeError, match="Readers should open the snapshot .*readers"):
+            warehouse.replace_partition(TABLE, rows(10, 5), "day", DAY)
+    finally:
+        holder.close()
+    # Once it lets go, loads go through again.
+    assert warehouse.replace_partition(TABLE, rows(10, 5), "day", DAY) == 10
