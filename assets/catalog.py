@@ -1,33 +1,39 @@
 """Pull any materialized asset into a Polars frame in one line, for analysts and notebooks.
 
     from assets.catalog import load
-    postings = load("augmented_job_postings", "2026-11-20")
+    postings = load("augmented_job_postings", partition="2026-11-20")
 
-Where each asset lives is written down once, in `CATALOG`. Storage and warehouse come from
-the same builders as `resources.build_resources()`, so a notebook reads the local `data/`
-folder and DuckDB file by default and S3 / Snowflake when the environment says so.
+Where an asset's rows live is read from the asset's own definition metadata, so every
+asset that has rows is loadable as soon as it is defined:
+- `dagster/table_name`: a warehouse table or view (dbt models set it themselves), with
+  `fieldwork/partition_column` naming its day column;
+- `fieldwork/storage_prefix` (`{partition}` stands for the day), `fieldwork/storage_format`
+  (`jsonl` or `parquet`) and optionally `fieldwork/storage_glob`: files in object storage.
+A table is preferred to files when an asset has both. Tables are read from the warehouse's
+reader side (locally the read-only snapshot, so a notebook never blocks a run), files
+through the same storage resource the assets use.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import io
-import os
-import re
 from dataclasses import dataclass
-from pathlib import Path
+from functools import cache
 
+import dagster as dg
+import orjson
 import polars as pl
-import yaml
 
-from assets.postings.augment import OUTPUT_PREFIX, QUARANTINE_NAME, quarantine_key
-from assets.postings.parse import QUARANTINE_SCHEMA
-from resources import build_storage, build_warehouse, environment
-from resources.object_storage import ObjectStorage
-from resources.warehouse import DuckDBWarehouse, Warehouse
+from resources import build_storage, build_warehouse
 
-DBT_PROJECT_DIR = environment.PROJECT_ROOT / "dbt_project"
-HOW_TO_MATERIALIZE = "make demo"
+TABLE_NAME = "dagster/table_name"
+PARTITION_COLUMN = "fieldwork/partition_column"
+STORAGE_PREFIX = "fieldwork/storage_prefix"
+STORAGE_FORMAT = "fieldwork/storage_format"
+STORAGE_GLOB = "fieldwork/storage_glob"
+FORMATS = ("jsonl", "parquet")
 
 
 class NotMaterializedError(LookupError):
@@ -35,181 +41,195 @@ class NotMaterializedError(LookupError):
 
 
 @dataclass(frozen=True)
-class WarehouseTable:
-    """A table the assets load into the warehouse (`schema.table`), partitioned by a date column."""
+class Location:
+    """Where one asset's rows are, as its metadata says."""
 
-    table: str
+    asset: str
+    partitioned: bool
+    table: str | None = None
     partition_column: str | None = None
+    prefix: str | None = None
+    file_format: str | None = None
+    glob: str | None = None
 
-    def where(self, name: str) -> str:
-        return self.table
+    def where(self) -> str:
+        if self.table:
+            return build_warehouse().relation(self.table)
+        return f"{self.prefix}{self.glob or '*.' + (self.file_format or '')}"
 
-    def load(self, name: str, partition: str | None) -> pl.DataFrame:
-        return _load_table(name, self.table, self.partition_column, partition)
-
-
-@dataclass(frozen=True)
-class DbtModel:
-    """A model dbt builds; its schema is the dbt target's, read from `dbt_project/profiles.yml`."""
-
-    partition_column: str | None = None
-
-    def where(self, name: str) -> str:
-        return f"{dbt_schema()}.{name}"
-
-    def load(self, name: str, partition: str | None) -> pl.DataFrame:
-        return _load_table(name, self.where(name), self.partition_column, partition)
+    def how_to_make(self, partition: str | None) -> str:
+        if partition is None or not self.partitioned:
+            return "`make demo`"
+        return (
+            f"`dagster asset materialize -m definitions --select {self.asset} "
+            f"--partition {partition}` (or `make demo DEMO_ARGS='--date {partition}'`)"
+        )
 
 
-@dataclass(frozen=True)
-class PostingsQuarantine:
-    """The `_quarantine.jsonl` beside each day's augmented postings in object storage."""
+@cache
+def locations() -> dict[str, Location]:
+    """Every asset with rows, by name, from the definitions' metadata."""
+    from definitions import defs
 
-    def where(self, name: str) -> str:
-        return f"{OUTPUT_PREFIX}/<date>/{QUARANTINE_NAME}"
-
-    def load(self, name: str, partition: str | None) -> pl.DataFrame:
-        storage = build_storage()
-        if partition is not None:
-            keys = [quarantine_key(_day(partition).isoformat())]
-        else:
-            keys = [
-                key
-                for key in storage.list_keys(f"{OUTPUT_PREFIX}/")
-                if key.endswith(f"/{QUARANTINE_NAME}")
-            ]
-        frames = [_read_quarantine(storage, key, name) for key in keys]
-        if not frames:
-            raise NotMaterializedError(
-                f"{name}: no {QUARANTINE_NAME} under {storage.uri(OUTPUT_PREFIX)}; "
-                f"materialize augmented_job_postings first: {HOW_TO_MATERIALIZE}"
+    found = {}
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        meta = {k: v.value if isinstance(v, dg.MetadataValue) else v for k, v in node.metadata.items()}
+        name = key.to_user_string()
+        if meta.get(TABLE_NAME) or meta.get(STORAGE_PREFIX):
+            found[name] = Location(
+                asset=name,
+                partitioned=node.partitions_def is not None,
+                table=meta.get(TABLE_NAME),
+                partition_column=meta.get(PARTITION_COLUMN),
+                prefix=meta.get(STORAGE_PREFIX),
+                file_format=meta.get(STORAGE_FORMAT),
+                glob=meta.get(STORAGE_GLOB),
             )
-        return pl.concat(frames).sort("posting_date", "source_key", "line_number")
-
-
-# Asset name -> where its data lives. Add an asset here when analysts need it.
-CATALOG: dict[str, WarehouseTable | DbtModel | PostingsQuarantine] = {
-    # postings
-    "augmented_job_postings": WarehouseTable("raw.job_postings", "posting_date"),
-    "job_postings_quarantine": PostingsQuarantine(),
-    # weather
-    "heat_index_readings": WarehouseTable("raw.heat_index_readings", "reading_date"),
-    "weather_quarantine": WarehouseTable("raw.weather_quarantine", "reading_date"),
-    # dbt marts
-    "postings_by_company_seniority": DbtModel("posting_date"),
-    "city_day_heat_index": DbtModel("reading_date"),
-    "heat_risk_by_region": DbtModel("reading_date"),
-}
+    return found
 
 
 def load(asset: str, partition: str | None = None) -> pl.DataFrame:
     """The asset's rows as a Polars frame; `partition` (a day, `YYYY-MM-DD`) keeps one day only."""
-    return _entry(asset).load(asset, partition)
+    location = _location(asset)
+    day = _day(partition) if partition is not None else None
+    if location.table:
+        return _load_table(location, day)
+    return _load_files(location, day)
 
 
 def where(asset: str) -> str:
     """Where `load(asset)` reads from: a warehouse table or an object-storage location."""
-    return _entry(asset).where(asset)
+    return _location(asset).where()
 
 
-def _entry(asset: str) -> WarehouseTable | DbtModel | PostingsQuarantine:
+def _location(asset: str) -> Location:
     try:
-        return CATALOG[asset]
+        return locations()[asset]
     except KeyError:
         raise KeyError(
-            f"unknown asset {asset!r}; the catalog knows: {', '.join(sorted(CATALOG))}"
+            f"unknown asset {asset!r}, or an asset without rows; the catalog knows: "
+            f"{', '.join(sorted(locations()))}"
         ) from None
 
 
-def _day(partition: str) -> dt.date:
-    """A partition is a day; parsing it also keeps anything else out of the SQL."""
+def _day(partition: str) -> str:
+    """A partition is a day; parsing it also keeps anything else out of SQL and paths."""
     try:
-        return dt.date.fromisoformat(partition)
+        return dt.date.fromisoformat(partition).isoformat()
     except (TypeError, ValueError):
         raise ValueError(f"partition must be a day as YYYY-MM-DD, got {partition!r}") from None
 
 
-def _table_exists(warehouse: Warehouse, table: str) -> bool:
-    """Asked of information_schema, which DuckDB and Snowflake both have."""
-    if isinstance(warehouse, DuckDBWarehouse) and not Path(warehouse.path).exists():
-        return False  # connecting would create an empty warehouse file
-    schema, name = table.split(".")
-    found = warehouse.query(
-        "select count(*) as n from information_schema.tables "
-        f"where upper(table_schema) = upper('{schema}') and upper(table_name) = upper('{name}')"
-    )
-    return found.item() > 0
-
-
-def _load_table(
-    asset: str, table: str, partition_column: str | None, partition: str | None
-) -> pl.DataFrame:
+def _load_table(location: Location, day: str | None) -> pl.DataFrame:
     warehouse = build_warehouse()
-    if not _table_exists(warehouse, table):
-        location = f" in {warehouse.path}" if isinstance(warehouse, DuckDBWarehouse) else ""
+    table = warehouse.relation(location.table or "")
+    schema, name = table.split(".")[-2:]
+    try:
+        exists = warehouse.read(
+            "select count(*) as n from information_schema.tables "
+            f"where upper(table_schema) = upper('{schema}') and upper(table_name) = upper('{name}')"
+        ).item()
+    except FileNotFoundError as error:
         raise NotMaterializedError(
-            f"{asset}: table {table} does not exist{location}; "
-            f"materialize {asset} first: {HOW_TO_MATERIALIZE}"
+            f"{location.asset}: {error}; materialize it first: {location.how_to_make(day)}"
+        ) from None
+    if not exists:
+        raise NotMaterializedError(
+            f"{location.asset}: table {table} does not exist in {warehouse.reader_location()}; "
+            f"materialize {location.asset} first: {location.how_to_make(day)}"
         )
     sql = f"select * from {table}"
-    if partition is not None:
-        if partition_column is None:
-            raise ValueError(f"{asset} is not partitioned; call load({asset!r}) without a partition")
-        sql += f" where {partition_column} = date '{_day(partition).isoformat()}'"
-    frame = warehouse.query(sql)
-    if partition is not None and frame.is_empty():
+    if day is not None:
+        if location.partition_column is None:
+            raise ValueError(
+                f"{location.asset} is not partitioned; call load({location.asset!r}) without a partition"
+            )
+        sql += f" where {location.partition_column} = date '{day}'"
+    frame = warehouse.read(sql)
+    if day is not None and frame.is_empty():
         raise NotMaterializedError(
-            f"{asset}: no rows for {partition_column} = {partition} in {table}; "
-            f"materialize {asset} for {partition} first: {HOW_TO_MATERIALIZE}"
+            f"{location.asset}: no rows for {location.partition_column} = {day} in {table}; "
+            f"materialize {location.asset} for {day} first: {location.how_to_make(day)}"
         )
     return frame
 
 
-def _read_quarantine(storage: ObjectStorage, key: str, asset: str) -> pl.DataFrame:
-    try:
-        data = storage.read_bytes(key)
-    except FileNotFoundError:
+def _load_files(location: Location, day: str | None) -> pl.DataFrame:
+    storage = build_storage()
+    template = location.prefix or ""
+    if "{partition}" in template:
+        prefix = template.split("{partition}")[0] + (day or "")
+    else:
+        prefix = template
+    if location.file_format not in FORMATS:
+        raise ValueError(f"{location.asset}: storage format {location.file_format!r} is not one of {FORMATS}")
+    pattern = location.glob or f"*.{location.file_format}"
+    keys = [
+        key
+        for key in storage.list_keys(prefix)
+        if _matches(key, template, pattern) and (day is None or f"/{day}/" in f"/{key}")
+    ]
+    if not keys:
+        shown = template.replace("{partition}", day or "<date>")
         raise NotMaterializedError(
-            f"{asset}: {storage.uri(key)} does not exist; "
-            f"materialize augmented_job_postings first: {HOW_TO_MATERIALIZE}"
-        ) from None
-    day = dt.date.fromisoformat(key.removeprefix(f"{OUTPUT_PREFIX}/").split("/", 1)[0])
-    frame = pl.read_ndjson(io.BytesIO(data), schema=QUARANTINE_SCHEMA)
-    return frame.select(pl.lit(day).alias("posting_date"), pl.all())
+            f"{location.asset}: no files {pattern} under {storage.uri(shown)}; "
+            f"materialize {location.asset} first: {location.how_to_make(day)}"
+        )
+    day_column = location.partition_column or "partition_date"
+    frames = [_read(storage, key, location.file_format, day_column) for key in keys]
+    return pl.concat(frames, how="diagonal_relaxed")
 
 
-_ENV_VAR = re.compile(
-    r"""\{\{\s*env_var\(\s*['"]([^'"]+)['"]\s*(?:,\s*['"]([^'"]*)['"]\s*)?\)\s*\}\}"""
-)
+def _matches(key: str, template: str, pattern: str) -> bool:
+    """Whether `key` is one of the asset's files: under its prefix and named by its pattern."""
+    if template.endswith("/") or "{partition}/" in template and not template.split("{partition}")[1]:
+        return fnmatch.fnmatch(key.rsplit("/", 1)[-1], pattern)
+    # The prefix names one file per day (`.../{partition}/_quarantine.jsonl`).
+    head, _, tail = template.partition("{partition}")
+    return key.startswith(head) and key.endswith(tail)
 
 
-def _render_env_vars(value: str) -> str:
-    """The `{{ env_var('NAME', 'default') }}` subset of dbt's Jinja that profiles.yml uses."""
+def _read(storage, key: str, file_format: str | None, day_column: str) -> pl.DataFrame:
+    """One file's rows, with the day it belongs to (`day_column`) and where it came from."""
+    day = next((part for part in key.split("/") if _is_day(part)), None)
+    data = storage.read_bytes(key)
+    if file_format == "parquet":
+        frame = pl.read_parquet(io.BytesIO(data))
+    else:
+        frame = _read_jsonl(data)
+    extra = {"storage_key": pl.lit(key, pl.String)}
+    if day is not None and day_column not in frame.columns:
+        extra = {day_column: pl.lit(dt.date.fromisoformat(day), pl.Date), **extra}
+    # with_columns, not select: an empty file stays zero rows instead of one row of literals.
+    return frame.with_columns(**extra).select(*extra, pl.exclude(*extra))
 
-    def substitute(match: re.Match) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in os.environ:
-            return os.environ[name]
-        if default is None:
-            raise KeyError(f"dbt_project/profiles.yml needs the environment variable {name}")
-        return default
 
-    return _ENV_VAR.sub(substitute, value)
-
-
-def dbt_schema(project_dir: Path = DBT_PROJECT_DIR) -> str:
-    """The schema dbt builds models into for the current target (`local`: DuckDB, `snowflake`).
-
-    Read from the project's own profile, so it cannot drift from what dbt does. Models with
-    a custom `+schema` would land elsewhere; none have one today.
-    """
-    project = yaml.safe_load((project_dir / "dbt_project.yml").read_text())
-    profiles = yaml.safe_load((project_dir / "profiles.yml").read_text())
-    target = environment.dbt_target()
+def _read_jsonl(data: bytes) -> pl.DataFrame:
+    """JSON lines as rows; a line that is not a JSON object is kept whole in `invalid_line`
+    (raw files hold what producers wrote, and the catalog loses nothing of it)."""
+    if not data.strip():
+        return pl.DataFrame()
     try:
-        output = profiles[project["profile"]]["outputs"][target]
-    except KeyError:
-        raise KeyError(
-            f"dbt_project/profiles.yml has no output {target!r} in profile {project['profile']!r}"
-        ) from None
-    return _render_env_vars(str(output["schema"]))
+        return pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+    except pl.exceptions.ComputeError:
+        pass
+    rows = []
+    for line in data.splitlines():
+        if not line.strip():
+            continue
+        try:
+            row = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            row = None
+        rows.append(row if isinstance(row, dict) else {"invalid_line": line.decode(errors="replace")})
+    return pl.from_dicts(rows, infer_schema_length=None)
+
+
+def _is_day(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10

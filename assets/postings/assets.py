@@ -35,7 +35,11 @@ PARTITION_COLUMN = "posting_date"
 
 def _in_storage(prefix: str, glob: str | None = None) -> dict[str, str]:
     """Catalog metadata: where a day's JSONL files are (`{partition}` stands for the day)."""
-    where = {"fieldwork/storage_prefix": prefix, "fieldwork/storage_format": "jsonl"}
+    where = {
+        "fieldwork/storage_prefix": prefix,
+        "fieldwork/storage_format": "jsonl",
+        "fieldwork/partition_column": PARTITION_COLUMN,
+    }
     return where | ({"fieldwork/storage_glob": glob} if glob else {})
 
 

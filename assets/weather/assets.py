@@ -42,6 +42,7 @@ def _in_storage(prefix: str, glob: str | None = None) -> dict[str, str]:
     where = {
         "fieldwork/storage_prefix": f"{prefix}/{{partition}}/",
         "fieldwork/storage_format": "parquet",
+        "fieldwork/partition_column": "reading_date",
     }
     return where | ({"fieldwork/storage_glob": glob} if glob else {})
 

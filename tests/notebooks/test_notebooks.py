@@ -17,15 +17,11 @@ import pytest
 from nbclient import NotebookClient
 
 from assets import catalog
-from assets.postings.assets import augmented_job_postings, raw_job_postings
 from assets.postings.augment import WAREHOUSE_SCHEMA
 from assets.postings.parse import QUARANTINE_SCHEMA
-from assets.postings.sample import write_sample_day
 from model_servers.seniority.server import serve
-from resources.object_storage import LocalObjectStorage
-from resources.seniority_cache import SeniorityCache
-from resources.seniority_model import SeniorityModel
-from resources.warehouse import DuckDBWarehouse
+from scripts.sample_postings import write_sample_day
+from scripts.sample_weather import write_sample_day as write_weather_day
 
 pytestmark = pytest.mark.xdist_group("notebooks")
 
@@ -40,26 +36,35 @@ OTHER_PLACES = ("FIELDWORK_BUCKET", "FIELDWORK_WAREHOUSE", "FIELDWORK_DBT_TARGET
 
 @pytest.fixture(scope="module")
 def materialized(tmp_path_factory) -> Path:
-    """Two days of postings, augmented and loaded, under one tmp folder; returns the folder."""
+    """Two days of the platform's main job (postings, weather, the dbt models) under one tmp
+    folder, through the definitions' own resources on the local defaults; returns the folder."""
     root = tmp_path_factory.mktemp("fieldwork")
-    storage = LocalObjectStorage(root=str(root / "data"))
     server, port = serve("127.0.0.1", 0)
-    try:
-        resources = {
-            "storage": storage,
-            "seniority_cache": SeniorityCache(embedded_db_path=str(root / "redis" / "seniority.rdb")),
-            "seniority_model": SeniorityModel(endpoint=f"127.0.0.1:{port}", deadline_seconds=10),
-            "warehouse": DuckDBWarehouse(path=str(root / "warehouse.duckdb")),
-        }
-        for seed, (day, lines) in enumerate(DAYS.items(), start=1):
-            write_sample_day(storage, day, lines=lines, files=2, seed=seed)
-            if day == BAD_DAY:
-                storage.write_bytes(f"job-postings-raw/{day}/bad.jsonl", b"\n".join(BAD_LINES) + b"\n")
-            dg.materialize(
-                [raw_job_postings, augmented_job_postings], partition_key=day, resources=resources
-            )
-    finally:
-        server.stop(grace=None)
+    with pytest.MonkeyPatch.context() as env:
+        point_at(env, root)
+        env.setenv("SENIORITY_MODEL_ENDPOINT", f"127.0.0.1:{port}")
+        from definitions import defs
+        from resources import build_resources, build_storage
+
+        storage = build_storage()
+        job = defs.resolve_job_def("fieldwork_daily")
+        try:
+            for seed, (day, lines) in enumerate(DAYS.items(), start=1):
+                write_sample_day(storage, day, lines=lines, files=2, seed=seed)
+                write_weather_day(storage, day, cities=30)
+                if day == BAD_DAY:
+                    storage.write_bytes(
+                        f"job-postings-raw/{day}/bad.jsonl", b"\n".join(BAD_LINES) + b"\n"
+                    )
+                result = dg.materialize(
+                    defs.assets,
+                    selection=job.asset_selection,
+                    partition_key=day,
+                    resources=build_resources(),
+                )
+                assert result.success
+        finally:
+            server.stop(grace=None)
     return root
 
 
@@ -67,8 +72,8 @@ def point_at(monkeypatch, root: Path) -> None:
     """Local defaults under `root`; a notebook kernel started now inherits them."""
     for name in OTHER_PLACES:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("FIELDWORK_DUCKDB_PATH", raising=False)
     monkeypatch.setenv("FIELDWORK_DATA_DIR", str(root / "data"))
-    monkeypatch.setenv("FIELDWORK_DUCKDB_PATH", str(root / "warehouse.duckdb"))
 
 
 @pytest.fixture
@@ -152,11 +157,34 @@ def test_load_one_day(local):
 def test_load_quarantine_keeps_every_bad_line_with_its_day(local):
     quarantine = catalog.load("job_postings_quarantine")
 
-    assert quarantine.schema == pl.Schema({"posting_date": pl.Date, **QUARANTINE_SCHEMA})
+    # JSON lines carry no types: names are the quarantine's, types as the values say.
+    assert quarantine.columns == ["posting_date", "storage_key", *QUARANTINE_SCHEMA]
+    assert quarantine.schema["line_number"] == pl.Int64
     assert quarantine["posting_date"].to_list() == [dt.date(2026, 11, 20)] * len(BAD_LINES)
     assert quarantine["reason"].str.contains("invalid JSON").any()
     # A clean day has an empty quarantine, not a missing one.
     assert catalog.load("job_postings_quarantine", "2026-11-19").is_empty()
+
+
+def test_every_asset_with_rows_loads_whole_and_by_day(local):
+    """Found from the definitions' metadata, not a hand-kept list."""
+    from definitions import defs
+
+    with_rows = {
+        key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()
+    } - {"seniority_cache"}  # a Redis key space, no rows
+    assert set(catalog.locations()) == with_rows
+    for name, location in catalog.locations().items():
+        frame = catalog.load(name)
+        assert frame.height > 0 or name == "job_postings_quarantine", name
+        if location.partitioned and name != "job_postings_quarantine":
+            day = catalog.load(name, BAD_DAY)
+            assert 0 < day.height < frame.height, name
+    readings = catalog.load("weather_readings", BAD_DAY)
+    assert {"city_id", "reading_at", "reading_date"} <= set(readings.columns)
+    raw = catalog.load("raw_job_postings", BAD_DAY)
+    # Raw files hold what producers wrote: an unreadable line is kept whole, not dropped.
+    assert raw.height == DAYS[BAD_DAY] + len(BAD_LINES)
 
 
 def test_unknown_asset_names_the_known_ones(local):
@@ -169,32 +197,31 @@ def test_partition_must_be_a_day(local):
         catalog.load("augmented_job_postings", "2026-11-19' or 1=1 --")
 
 
-def test_day_not_loaded_says_what_to_run(local):
-    with pytest.raises(catalog.NotMaterializedError, match="posting_date = 2026-11-21 in raw.job_postings.*make demo"):
+def test_a_day_not_loaded_names_the_command_that_makes_it(local):
+    with pytest.raises(
+        catalog.NotMaterializedError,
+        match="posting_date = 2026-11-21 in raw.job_postings.*"
+        "dagster asset materialize -m definitions --select augmented_job_postings "
+        "--partition 2026-11-21",
+    ):
         catalog.load("augmented_job_postings", "2026-11-21")
+    with pytest.raises(catalog.NotMaterializedError, match="--select weather_readings --partition"):
+        catalog.load("weather_readings", "2026-11-21")
 
 
 def test_nothing_materialized_says_where_it_looked(empty):
-    with pytest.raises(catalog.NotMaterializedError, match=r"raw\.job_postings does not exist.*make demo"):
+    with pytest.raises(catalog.NotMaterializedError, match=r"snapshot.*make demo"):
         catalog.load("augmented_job_postings")
     with pytest.raises(catalog.NotMaterializedError, match="_quarantine.jsonl.*make demo"):
         catalog.load("job_postings_quarantine")
-    with pytest.raises(catalog.NotMaterializedError, match=r"raw\.heat_index_readings"):
+    with pytest.raises(catalog.NotMaterializedError, match=r"heat_index_readings"):
         catalog.load("heat_index_readings")
     # Asking must not leave an empty warehouse file behind.
-    assert not (empty / "warehouse.duckdb").exists()
+    assert not (empty / "data" / "warehouse.duckdb").exists()
 
 
 def test_dbt_models_read_from_the_targets_schema(local):
     # profiles.yml: the local DuckDB target builds into `analytics`.
     assert catalog.where("postings_by_company_seniority") == "analytics.postings_by_company_seniority"
-    with pytest.raises(
-        catalog.NotMaterializedError, match=r"analytics\.postings_by_company_seniority does not exist"
-    ):
-        catalog.load("postings_by_company_seniority")
-
-
-def test_every_registered_dbt_model_exists_in_the_project():
-    models = {p.stem for p in catalog.DBT_PROJECT_DIR.glob("models/**/*.sql")}
-    registered = {n for n, e in catalog.CATALOG.items() if isinstance(e, catalog.DbtModel)}
-    assert registered <= models, registered - models
+    mart = catalog.load("postings_by_company_seniority", BAD_DAY)
+    assert mart["posting_date"].unique().to_list() == [dt.date.fromisoformat(BAD_DAY)]
