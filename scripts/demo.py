@@ -1,9 +1,9 @@
 """`make demo`: the whole platform on the local defaults, from a fresh clone.
 
-Generates a sample day of job postings and of weather readings, runs the platform's main
-job (`fieldwork_daily`: postings, weather, then the dbt warehouse) through Dagster, with
-the runs recorded under DAGSTER_HOME so `make dev` shows them, and prints what it did
-and where the results are.
+Generates a sample day of job postings and of weather readings, then launches the
+platform's main job (`fieldwork_daily`: postings, weather, then the dbt warehouse) through
+the Dagster instance under DAGSTER_HOME exactly as the UI does (so `make dev` shows the run
+and can re-execute it), waits for it, and prints what it did and where the results are.
 """
 
 import argparse
@@ -14,9 +14,10 @@ import time
 import dagster as dg
 
 from assets.postings.augment import output_prefix
-from assets.postings.sample import write_sample_day
-from assets.weather.demo import materialization_metadata, weather_summary, write_demo_day
-from resources import build_storage, environment
+from resources import build_storage, build_warehouse, settings
+from scripts.demo_weather import materialization_metadata, weather_summary, write_demo_day
+from scripts.launch import launch_and_wait
+from scripts.sample_postings import write_sample_day
 
 
 def postings_summary(result, storage, day: str, sample) -> list[str]:
@@ -53,7 +54,8 @@ def warehouse_summary(result) -> list[str]:
     lines = [
         f"warehouse: dbt built {len(models)} models and seeds; {len(dbt_checks)} dbt tests ran as asset checks, "
         f"{len(failed)} failed",
-        f"  DuckDB file: {environment.duckdb_path()} (schema analytics; raw tables in schema raw)",
+        f"  warehouse for readers: {build_warehouse().reader_location()} "
+        "(schema analytics; raw tables in schema raw)",
     ]
     return lines + ([f"  failed: {failed}"] if failed else [])
 
@@ -66,28 +68,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     lines = 8_000_000 if args.full_scale else args.postings
 
-    from definitions import defs
-
     started = time.perf_counter()
     storage = build_storage()
     sample = write_sample_day(storage, args.date, lines=lines, files=4)
     cities, weather_seconds = write_demo_day(storage, args.date, args.full_scale)
 
-    result = defs.resolve_job_def("fieldwork_daily").execute_in_process(
-        partition_key=args.date,
-        instance=dg.DagsterInstance.get(),
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-    )
+    result = launch_and_wait(dg.DagsterInstance.get(), "fieldwork_daily", args.date)
     report = (
         postings_summary(result, storage, args.date, sample)
         + weather_summary(result, storage, args.date, cities, weather_seconds)
         + warehouse_summary(result)
     )
     status = "succeeded" if result.success else "FAILED (see the run in `make dev`)"
+    report.extend(f"  failed step {failure}" for failure in result.failures())
     report.append(
         f"run {result.run_id[:8]} {status} in {time.perf_counter() - started:.0f} s. "
-        f"Data under {environment.data_dir()}; `make dev` opens the Dagster UI with this run."
+        f"Data under {settings.data_dir()}; `make dev` opens the Dagster UI with this run."
     )
     print("\n".join(["", "fieldwork demo", "==============", *report]))
     return 0 if result.success else 1
