@@ -1,33 +1,43 @@
 """`make bench`: every benchmark, full scale by default, figures printed and saved.
 
-    python -m bench                                  # 8M postings, 15,000 cities
-    python -m bench --postings-lines 1000000 --weather-cities 1000
+python -m bench                                  # 8M postings, 15,000 cities
+python -m bench --postings-lines 1000000 --weather-cities 1000
+python -m bench --only launch                    # UI-launched vs demo vs in-process run
 """
 
 import argparse
 import json
 from pathlib import Path
 
-from bench import postings, weather
+from bench import launch, postings, weather
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--postings-lines", type=int, default=8_000_000)
     parser.add_argument("--postings-files", type=int, default=8)
     parser.add_argument("--per-line-sample", type=int, default=50_000)
-    parser.add_argument("--weather-cities", type=int, default=None, help="default: 15,000 (a full day)")
-    parser.add_argument("--only", choices=["postings", "weather"])
+    parser.add_argument(
+        "--weather-cities", type=int, default=None, help="default: 15,000 (a full day)"
+    )
+    parser.add_argument("--launch-repeats", type=int, default=2, help="runs of each launch way")
+    parser.add_argument("--only", choices=["postings", "weather", "launch"])
     parser.add_argument("--out", type=Path, default=Path("bench/out/results.json"))
     args = parser.parse_args(argv)
 
     results = {}
     if args.only in (None, "postings"):
-        results["postings"] = postings.run(args.postings_lines, args.postings_files, args.per_line_sample)
+        results["postings"] = postings.run(
+            args.postings_lines, args.postings_files, args.per_line_sample
+        )
     if args.only in (None, "weather"):
         results["weather"] = weather.run(
             full_scale=args.weather_cities is None, cities=args.weather_cities
         )
+    if args.only in (None, "launch"):
+        results["launch"] = launch.run(repeats=args.launch_repeats)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, default=str))
     print(f"figures written to {args.out}")
