@@ -27,7 +27,7 @@ $(DAGSTER_HOME)/dagster.yaml:
 # The dbt manifest Dagster builds its assets from, prepared here rather than when the
 # definitions are imported (importing them stays cheap for every run and the UI).
 manifest: $(STAMP)
-	$(PY) -m resources.dbt
+	$(PY) -m scripts.prepare_dbt
 
 setup: $(STAMP) $(DAGSTER_HOME)/dagster.yaml manifest
 

@@ -2,7 +2,7 @@
 
 Importing this module parses nothing. The manifest Dagster builds its assets from is
 prepared ahead of time, as dagster-dbt recommends:
-- `make setup` runs `python -m resources.dbt`, which parses into `target/<target>/`;
+- `make setup` runs `python -m scripts.prepare_dbt`, which parses into `target/<target>/`;
 - under `dagster dev`, `prepare_if_dev()` re-parses at every load to pick up edits;
 - a deployment image runs `dagster-dbt project prepare-and-package --file resources/dbt.py`.
 """
@@ -71,7 +71,7 @@ def manifest_path(project: DbtProject) -> Path:
     if not project.manifest_path.exists():
         raise ManifestMissing(
             f"no dbt manifest at {project.manifest_path}: run `make setup` "
-            "(or `python -m resources.dbt`) to prepare it"
+            "(or `python -m scripts.prepare_dbt`) to prepare it"
         )
     return project.manifest_path
 
@@ -84,10 +84,3 @@ def build_dbt_resource(project: DbtProject = fieldwork_dbt_project) -> DbtCliRes
     """The `dbt` resource: the dbt CLI on this project and target. The warehouse's own
     settings (the DuckDB file) reach dbt as `--vars` at each build, never through os.environ."""
     return DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
-
-
-if __name__ == "__main__":
-    from resources import build_warehouse
-
-    path = prepare_manifest(fieldwork_dbt_project, build_warehouse().dbt_vars())
-    print(f"dbt manifest prepared: {path}")
