@@ -75,7 +75,9 @@ def locations() -> dict[str, Location]:
     graph = defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        meta = {k: v.value if isinstance(v, dg.MetadataValue) else v for k, v in node.metadata.items()}
+        meta = {
+            k: v.value if isinstance(v, dg.MetadataValue) else v for k, v in node.metadata.items()
+        }
         name = key.to_user_string()
         if meta.get(TABLE_NAME) or meta.get(STORAGE_PREFIX):
             found[name] = Location(
@@ -144,7 +146,8 @@ def _load_table(location: Location, day: str | None) -> pl.DataFrame:
     if day is not None:
         if location.partition_column is None:
             raise ValueError(
-                f"{location.asset} is not partitioned; call load({location.asset!r}) without a partition"
+                f"{location.asset} is not partitioned; "
+                f"call load({location.asset!r}) without a partition"
             )
         sql += f" where {location.partition_column} = date '{day}'"
     frame = warehouse.read(sql)
@@ -164,7 +167,9 @@ def _load_files(location: Location, day: str | None) -> pl.DataFrame:
     else:
         prefix = template
     if location.file_format not in FORMATS:
-        raise ValueError(f"{location.asset}: storage format {location.file_format!r} is not one of {FORMATS}")
+        raise ValueError(
+            f"{location.asset}: storage format {location.file_format!r} is not one of {FORMATS}"
+        )
     pattern = location.glob or f"*.{location.file_format}"
     keys = [
         key
@@ -184,7 +189,11 @@ def _load_files(location: Location, day: str | None) -> pl.DataFrame:
 
 def _matches(key: str, template: str, pattern: str) -> bool:
     """Whether `key` is one of the asset's files: under its prefix and named by its pattern."""
-    if template.endswith("/") or "{partition}/" in template and not template.split("{partition}")[1]:
+    if (
+        template.endswith("/")
+        or "{partition}/" in template
+        and not template.split("{partition}")[1]
+    ):
         return fnmatch.fnmatch(key.rsplit("/", 1)[-1], pattern)
     # The prefix names one file per day (`.../{partition}/_quarantine.jsonl`).
     head, _, tail = template.partition("{partition}")
@@ -223,7 +232,9 @@ def _read_jsonl(data: bytes) -> pl.DataFrame:
             row = orjson.loads(line)
         except orjson.JSONDecodeError:
             row = None
-        rows.append(row if isinstance(row, dict) else {"invalid_line": line.decode(errors="replace")})
+        rows.append(
+            row if isinstance(row, dict) else {"invalid_line": line.decode(errors="replace")}
+        )
     return pl.from_dicts(rows, infer_schema_length=None)
 
 

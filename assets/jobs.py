@@ -30,7 +30,7 @@ weather_daily = dg.define_asset_job(
     "weather_daily",
     selection=family_selection("weather"),
     partitions_def=daily_partitions,
-    description="A day of weather readings, their heat index and quarantine, and the weather models.",
+    description="A day of weather readings, their heat index and quarantine, and their models.",
 )
 
 fieldwork_daily = dg.define_asset_job(

@@ -103,25 +103,35 @@ def per_line_augment(paths: list[Path], out_dir: Path, cache_client, model, limi
     return {"lines": lines, "model_calls": calls}
 
 
-def run(lines: int = 2_000_000, files: int = 8, per_line_sample: int = 50_000, keep: bool = False) -> dict:
+def run(
+    lines: int = 2_000_000, files: int = 8, per_line_sample: int = 50_000, keep: bool = False
+) -> dict:
     work = Path(tempfile.mkdtemp(prefix="fieldwork-bench-postings-"))
     results: dict = {"lines": lines, "files": files}
     try:
         storage = LocalObjectStorage(root=str(work / "data"))
         print(f"postings benchmark: {lines:,} lines in {files} files under {work}", flush=True)
-        day = timed("generate sample day", lambda: write_sample_day(storage, DAY, lines, files), results)
+        day = timed(
+            "generate sample day", lambda: write_sample_day(storage, DAY, lines, files), results
+        )
         results["bytes"] = day.bytes
         paths = [Path(storage.uri(k)) for k in posting_files(storage, DAY)]
         print(f"  input: {day.bytes / 1e9:.2f} GB", flush=True)
 
         # Best of two for the baseline and the warm run alike: the machine is shared and noisy.
         for attempt in (1, 2):
-            timed(f"baseline: polars read_ndjson #{attempt}", lambda: pl.read_ndjson(paths), results)
+            timed(
+                f"baseline: polars read_ndjson #{attempt}", lambda: pl.read_ndjson(paths), results
+            )
 
         model_def = SeniorityModel(endpoint=None, batch_size=1000)
         cache_def = SeniorityCache(embedded_db_path=str(work / "redis" / "bench.rdb"))
         with model_def.connect() as model:
-            for label in ("augment, cold cache", "augment, warm cache #1", "augment, warm cache #2"):
+            for label in (
+                "augment, cold cache",
+                "augment, warm cache #1",
+                "augment, warm cache #2",
+            ):
                 with cache_def.connect() as cache:
                     out = timed(
                         label,
@@ -185,7 +195,9 @@ def run(lines: int = 2_000_000, files: int = 8, per_line_sample: int = 50_000, k
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--lines", type=int, default=8_000_000)
     parser.add_argument("--files", type=int, default=8)
     parser.add_argument("--per-line-sample", type=int, default=50_000)

@@ -252,8 +252,10 @@ def run(full_scale: bool = True, cities: int | None = None, repeat: int = 3) -> 
         results["row_by_row_max_difference"] = _sample_agrees_with_polars(
             readings, sample_rows, date
         )
-        results["input_mb"] = {"polars": readings.estimated_size("mb"),
-                               "pandas": readings_pd.memory_usage(deep=True).sum() / 2**20}
+        results["input_mb"] = {
+            "polars": readings.estimated_size("mb"),
+            "pandas": readings_pd.memory_usage(deep=True).sum() / 2**20,
+        }
         runs, partition_report = _time_variants(
             readings, readings_pd, sample_rows, storage, date, repeat
         )
@@ -265,7 +267,9 @@ def run(full_scale: bool = True, cities: int | None = None, repeat: int = 3) -> 
         for name in MEMORY_VARIANTS:
             done = subprocess.run(
                 [sys.executable, "-m", "bench.weather", "--memory", name, "--root", root],
-                check=True, capture_output=True, text=True,
+                check=True,
+                capture_output=True,
+                text=True,
                 cwd=Path(__file__).resolve().parent.parent,
             )
             memory[name] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -276,7 +280,9 @@ def run(full_scale: bool = True, cities: int | None = None, repeat: int = 3) -> 
         for name in IMPLEMENTATIONS:
             best = min(runs[(table, name)])
             results[table][name] = {
-                "seconds": best, "runs": runs[(table, name)], "rows_per_second": rows / best,
+                "seconds": best,
+                "runs": runs[(table, name)],
+                "rows_per_second": rows / best,
                 "speedup_vs_pandas": pandas_s / best,
             }
     for name in IMPLEMENTATIONS:  # memory is measured on the second table's work
@@ -286,10 +292,14 @@ def run(full_scale: bool = True, cities: int | None = None, repeat: int = 3) -> 
         r["peak_growth_mb"] = r["peak_rss_mb"] - r["start_rss_mb"]  # above the imports
     best = min(runs[("partition", "partition")])
     part = results["partition"] = {
-        "seconds": best, "runs": runs[("partition", "partition")], "rows_per_second": rows / best,
-        **memory["partition"], "blocks": partition_report.blocks,
+        "seconds": best,
+        "runs": runs[("partition", "partition")],
+        "rows_per_second": rows / best,
+        **memory["partition"],
+        "blocks": partition_report.blocks,
         "rows_valid": partition_report.rows_valid,
-        "rows_quarantined": partition_report.rows_quarantined, "rows_in": partition_report.rows_in,
+        "rows_quarantined": partition_report.rows_quarantined,
+        "rows_in": partition_report.rows_in,
     }
     part["peak_over_input"] = part["peak_rss_mb"] / part["input_mb"]
     part["peak_growth_mb"] = part["peak_rss_mb"] - part["start_rss_mb"]
@@ -301,10 +311,12 @@ def run(full_scale: bool = True, cities: int | None = None, repeat: int = 3) -> 
 
 def _print(results: dict, cities: int, generated: int) -> None:
     rows, repeat = results["rows"], results["repeat"]
-    print(f"weather: {rows:,} readings in memory ({cities:,} cities x 1,440 minutes, "
-          f"{generated:,} generated); seconds are the best of {repeat} alternating runs in one "
-          f"process; row by row on {results['row_by_row_sample_rows']:,} rows of whole cities, "
-          f"extrapolated (agrees with polars within {results['row_by_row_max_difference']:.1e})")
+    print(
+        f"weather: {rows:,} readings in memory ({cities:,} cities x 1,440 minutes, "
+        f"{generated:,} generated); seconds are the best of {repeat} alternating runs in one "
+        f"process; row by row on {results['row_by_row_sample_rows']:,} rows of whole cities, "
+        f"extrapolated (agrees with polars within {results['row_by_row_max_difference']:.1e})"
+    )
     header = f"  {'':10s} {'seconds':>8s} {'rows/s':>12s} {'vs pandas':>10s}"
     memory_header = f" {'peak RSS MB':>12s} {'growth MB':>10s} {'input MB':>9s} {'peak/input':>11s}"
     for table, label in TABLES.items():
@@ -312,27 +324,35 @@ def _print(results: dict, cities: int, generated: int) -> None:
         print(header + (memory_header if table == "rolling" else ""))
         for name in IMPLEMENTATIONS:
             r = results[table][name]
-            line = (f"  {name:10s} {r['seconds']:8.2f} {r['rows_per_second']:12,.0f}"
-                    f" {r['speedup_vs_pandas']:9.2f}x")
+            line = (
+                f"  {name:10s} {r['seconds']:8.2f} {r['rows_per_second']:12,.0f}"
+                f" {r['speedup_vs_pandas']:9.2f}x"
+            )
             if table == "rolling":
-                line += (f" {r['peak_rss_mb']:12,.0f} {r['peak_growth_mb']:10,.0f}"
-                         f" {r['input_mb']:9,.0f} {r['peak_over_input']:10.2f}x")
+                line += (
+                    f" {r['peak_rss_mb']:12,.0f} {r['peak_growth_mb']:10,.0f}"
+                    f" {r['input_mb']:9,.0f} {r['peak_over_input']:10.2f}x"
+                )
             print(line)
     part = results["partition"]
     print("  whole asset path from the files (validate + quarantine + enrich + stage + publish):")
-    print(f"  {'partition':10s} {part['seconds']:8.2f} {part['rows_per_second']:12,.0f}"
-          f" {'':>10s} {part['peak_rss_mb']:12,.0f} {part['peak_growth_mb']:10,.0f}"
-          f" {part['input_mb']:9,.0f} {part['peak_over_input']:10.2f}x"
-          f"  ({part['blocks']} blocks, {part['rows_quarantined']:,} quarantined)")
+    print(
+        f"  {'partition':10s} {part['seconds']:8.2f} {part['rows_per_second']:12,.0f}"
+        f" {'':>10s} {part['peak_rss_mb']:12,.0f} {part['peak_growth_mb']:10,.0f}"
+        f" {part['input_mb']:9,.0f} {part['peak_over_input']:10.2f}x"
+        f"  ({part['blocks']} blocks, {part['rows_quarantined']:,} quarantined)"
+    )
     runs = "; ".join(
         f"{table}/{name} " + ", ".join(f"{x:.2f}" for x in results[table][name]["runs"])
-        for table in TABLES for name in IMPLEMENTATIONS
+        for table in TABLES
+        for name in IMPLEMENTATIONS
     )
-    print(f"  all runs (s): {runs}; partition "
-          + ", ".join(f"{x:.2f}" for x in part["runs"]))
-    print(f"  targets: polars >= 4x pandas (formula + rolling mean): "
-          f"{results['polars_vs_pandas']:.2f}x; partition peak <= 2x input: "
-          f"{part['peak_over_input']:.2f}x")
+    print(f"  all runs (s): {runs}; partition " + ", ".join(f"{x:.2f}" for x in part["runs"]))
+    print(
+        f"  targets: polars >= 4x pandas (formula + rolling mean): "
+        f"{results['polars_vs_pandas']:.2f}x; partition peak <= 2x input: "
+        f"{part['peak_over_input']:.2f}x"
+    )
 
 
 def main(argv=None) -> None:

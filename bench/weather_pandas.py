@@ -35,8 +35,14 @@ def heat_index_formula_pandas(readings: pd.DataFrame) -> pd.DataFrame:
     rh = readings["relative_humidity"].to_numpy()
     simple = 0.5 * (t + 61.0 + (t - 68.0) * 1.2 + rh * 0.094)
     rothfusz = (
-        -42.379 + 2.04901523 * t + 10.14333127 * rh - 0.22475541 * t * rh - 0.00683783 * t * t
-        - 0.05481717 * rh * rh + 0.00122874 * t * t * rh + 0.00085282 * t * rh * rh
+        -42.379
+        + 2.04901523 * t
+        + 10.14333127 * rh
+        - 0.22475541 * t * rh
+        - 0.00683783 * t * t
+        - 0.05481717 * rh * rh
+        + 0.00122874 * t * t * rh
+        + 0.00085282 * t * rh * rh
         - 0.00000199 * t * t * rh * rh
     )
     low = (rh < 13) & (t >= 80) & (t <= 112)
@@ -47,8 +53,13 @@ def heat_index_formula_pandas(readings: pd.DataFrame) -> pd.DataFrame:
     rothfusz = np.where(high, rothfusz + (rh - 85) / 10 * (87 - t) / 5, rothfusz)
     hi = np.where(simple >= 80, rothfusz, simple)
     out = pd.DataFrame(
-        {"city_id": readings["city_id"].to_numpy(), "reading_at": readings["reading_at"].to_numpy(),
-         "temperature_f": t, "relative_humidity": rh, "heat_index_f": hi}
+        {
+            "city_id": readings["city_id"].to_numpy(),
+            "reading_at": readings["reading_at"].to_numpy(),
+            "temperature_f": t,
+            "relative_humidity": rh,
+            "heat_index_f": hi,
+        }
     )
     out["heat_risk"] = pd.cut(hi, [80, 90, 103, 125, np.inf], right=False, labels=RISK_LABELS)
     return out

@@ -32,7 +32,9 @@ def build_storage() -> ObjectStorage:
     if bucket:
         return S3ObjectStorage(
             bucket=bucket,
-            s3=S3Resource(region_name=settings.aws_region(), endpoint_url=settings.s3_endpoint_url()),
+            s3=S3Resource(
+                region_name=settings.aws_region(), endpoint_url=settings.s3_endpoint_url()
+            ),
         )
     return LocalObjectStorage(root=str(settings.data_dir()))
 

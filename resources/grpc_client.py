@@ -181,9 +181,7 @@ class GrpcClient:
                 last = f"health status {status}"
             time.sleep(max(0.0, min(0.05, deadline - time.monotonic())))
         if pending:
-            raise ModelUnavailable(
-                f"{self.name} not SERVING after {timeout_seconds:g} s: {last}"
-            )
+            raise ModelUnavailable(f"{self.name} not SERVING after {timeout_seconds:g} s: {last}")
 
     def _call(self, method: Callable[..., Any], request: object) -> Any:
         """One RPC with the per-call deadline; gRPC's retry policy does the retrying."""
@@ -218,15 +216,25 @@ def reference_server(module: str, timeout_seconds: float) -> Iterator[str]:
     if not module:
         raise ValueError("no endpoint configured and no reference server module to start")
     command = [
-        sys.executable, "-m", module,
-        "--host", "127.0.0.1", "--port", "0", "--exit-on-stdin-eof",
+        sys.executable,
+        "-m",
+        module,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--exit-on-stdin-eof",
     ]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     with tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env=env,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+            command,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
         )
         try:
             target = _read_listening_line(process, timeout_seconds, stderr)

@@ -13,7 +13,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import ClassVar
 
-import dagster as dg
 import grpc
 
 from protos import seniority_pb2, seniority_pb2_grpc
@@ -97,9 +96,7 @@ class SeniorityModelClient(GrpcClient):
             batch_titles = list(titles[start : start + size])
             reply = self._call(
                 self._stub.InferSeniority,
-                seniority_pb2.InferSeniorityRequest(
-                    companies=batch_companies, titles=batch_titles
-                ),
+                seniority_pb2.InferSeniorityRequest(companies=batch_companies, titles=batch_titles),
             )
             self._check_reply(reply, start, len(batch_titles))
             self.calls += 1

@@ -27,7 +27,7 @@ REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 class SettingsError(ValueError):
-    """An environment variable holds a value fieldwork cannot use; names it and the accepted form."""
+    """A variable holds a value fieldwork cannot use; names it and the accepted form."""
 
 
 def _get(name: str) -> str | None:
@@ -175,7 +175,9 @@ def first_day() -> str:
     try:
         return dt.date.fromisoformat(raw).isoformat()
     except ValueError:
-        raise SettingsError(f"FIELDWORK_FIRST_DAY must be a day as YYYY-MM-DD, got {raw!r}") from None
+        raise SettingsError(
+            f"FIELDWORK_FIRST_DAY must be a day as YYYY-MM-DD, got {raw!r}"
+        ) from None
 
 
 def executor_kind() -> str:

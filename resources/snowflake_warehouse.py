@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-import dagster as dg
 import polars as pl
 from pydantic import Field
 

@@ -39,7 +39,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def split_table(table: str) -> tuple[str, str]:
-    """`raw.job_postings` -> ("raw", "job_postings"), refusing anything that is not an identifier."""
+    """`raw.job_postings` -> ("raw", "job_postings"); refuses anything but identifiers."""
     parts = table.split(".")
     if len(parts) != 2 or not all(_IDENTIFIER.match(p) for p in parts):
         raise ValueError(f"warehouse table must be 'schema.table' identifiers, got {table!r}")
@@ -60,10 +60,13 @@ class PartitionLoad:
         split_table(self.table)
         if not _IDENTIFIER.match(self.partition_column):
             raise ValueError(
-                f"{self.table}: partition column must be an identifier, got {self.partition_column!r}"
+                f"{self.table}: partition column must be an identifier, "
+                f"got {self.partition_column!r}"
             )
         if (self.frame is None) == (self.parquet_paths is None):
-            raise ValueError(f"{self.table}: give the rows as a frame or as parquet_paths, not both")
+            raise ValueError(
+                f"{self.table}: give the rows as a frame or as parquet_paths, not both"
+            )
         if self.parquet_paths is not None and not self.parquet_paths:
             raise ValueError(f"{self.table}: no Parquet files to load")
 
@@ -211,7 +214,8 @@ class DuckDBWarehouse(Warehouse):
                     handle.close()
                     raise TimeoutError(
                         f"another run has been writing {self.path} for over "
-                        f"{self.lock_timeout_seconds:g} s (lock {lock_path}); try again when it ends"
+                        f"{self.lock_timeout_seconds:g} s (lock {lock_path}); "
+                        "try again when it ends"
                     ) from None
                 time.sleep(0.2)
 
@@ -262,17 +266,23 @@ class DuckDBWarehouse(Warehouse):
         with self.writing():
             con = self._connect()
             try:
-                sources = [self._register(con, load, f"incoming_{n}") for n, load in enumerate(loads)]
+                sources = [
+                    self._register(con, load, f"incoming_{n}") for n, load in enumerate(loads)
+                ]
                 for load, source in zip(loads, sources, strict=True):
                     schema, name = split_table(load.table)
-                    columns = [r[0] for r in con.execute(f"describe select * from {source}").fetchall()]
+                    columns = [
+                        r[0] for r in con.execute(f"describe select * from {source}").fetchall()
+                    ]
                     if load.partition_column not in columns:
                         raise ValueError(
-                            f"{load.table}: partition column {load.partition_column!r} is not in the rows"
+                            f"{load.table}: partition column "
+                            f"{load.partition_column!r} is not in the rows"
                         )
                     con.execute(f"create schema if not exists {schema}")
                     con.execute(
-                        f"create table if not exists {schema}.{name} as select * from {source} limit 0"
+                        f"create table if not exists {schema}.{name} "
+                        f"as select * from {source} limit 0"
                     )
                 con.execute("begin transaction")
                 try:

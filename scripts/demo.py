@@ -30,29 +30,44 @@ def postings_summary(result, storage, day: str, sample) -> list[str]:
         if e.asset_key == dg.AssetKey("augmented_job_postings")
     }
     return [
-        f"postings {day}: {sample.lines:,} sample lines ({sample.bytes / 1e6:.0f} MB) in {len(sample.keys)} files",
-        f"  lines in {meta['lines_in']:,}, out {meta['lines_out']:,}, quarantined {meta['lines_quarantined']:,}",
+        f"postings {day}: {sample.lines:,} sample lines ({sample.bytes / 1e6:.0f} MB) "
+        f"in {len(sample.keys)} files",
+        f"  lines in {meta['lines_in']:,}, out {meta['lines_out']:,}, "
+        f"quarantined {meta['lines_quarantined']:,}",
         f"  distinct pairs {meta['distinct_pairs']:,}, cache hits {meta['cache_hits']:,}, "
-        f"model calls {meta['model_calls']:,} ({meta['items_sent']:,} items), {meta['seconds']:.1f} s",
+        f"model calls {meta['model_calls']:,} ({meta['items_sent']:,} items), "
+        f"{meta['seconds']:.1f} s",
         f"  cache: {meta['cache_status']}; model {meta['model_version']}",
-        "  checks: " + ", ".join(f"{name} {'passed' if ok else 'FAILED'}" for name, ok in checks.items()),
+        "  checks: "
+        + ", ".join(f"{name} {'passed' if ok else 'FAILED'}" for name, ok in checks.items()),
         f"  output: {storage.uri(output_prefix(day))} and raw.job_postings",
     ]
 
 
 def warehouse_summary(result) -> list[str]:
     dbt_checks = [
-        e for e in result.get_asset_check_evaluations()
-        if e.asset_key.to_user_string() not in ("augmented_job_postings", "heat_index_readings", "weather_quarantine")
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key.to_user_string()
+        not in ("augmented_job_postings", "heat_index_readings", "weather_quarantine")
     ]
     failed = sorted(e.check_name for e in dbt_checks if not e.passed)
-    python_assets = {"raw_job_postings", "augmented_job_postings", "weather_readings", "heat_index_readings", "weather_quarantine"}
+    python_assets = {
+        "raw_job_postings",
+        "augmented_job_postings",
+        "job_postings_quarantine",
+        "weather_readings",
+        "heat_index_readings",
+        "weather_quarantine",
+    }
     models = [
-        e.asset_key.to_user_string() for e in result.get_asset_materialization_events()
+        e.asset_key.to_user_string()
+        for e in result.get_asset_materialization_events()
         if e.asset_key.to_user_string() not in python_assets
     ]
     lines = [
-        f"warehouse: dbt built {len(models)} models and seeds; {len(dbt_checks)} dbt tests ran as asset checks, "
+        f"warehouse: dbt built {len(models)} models and seeds; "
+        f"{len(dbt_checks)} dbt tests ran as asset checks, "
         f"{len(failed)} failed",
         f"  warehouse for readers: {build_warehouse().reader_location()} "
         "(schema analytics; raw tables in schema raw)",
@@ -62,7 +77,9 @@ def warehouse_summary(result) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--date", default=dt.date.today().isoformat(), help="the day to run (YYYY-MM-DD)")
+    parser.add_argument(
+        "--date", default=dt.date.today().isoformat(), help="the day to run (YYYY-MM-DD)"
+    )
     parser.add_argument("--postings", type=int, default=200_000, help="sample posting lines")
     parser.add_argument("--full-scale", action="store_true", help="8M postings, 15,000 cities")
     args = parser.parse_args(argv)

@@ -41,9 +41,33 @@ FULL_SCALE_CITIES = 15_000
 MINUTES_PER_DAY = 1_440
 CITIES_PER_FILE = 1_000
 
-_SYLLABLES = ["an", "bel", "cor", "dun", "el", "far", "gan", "hal", "is", "jor", "kel", "lin",
-              "mar", "nor", "os", "pra", "quin", "ros", "sal", "tor", "ul", "ven", "wes", "yar",
-              "zan"]
+_SYLLABLES = [
+    "an",
+    "bel",
+    "cor",
+    "dun",
+    "el",
+    "far",
+    "gan",
+    "hal",
+    "is",
+    "jor",
+    "kel",
+    "lin",
+    "mar",
+    "nor",
+    "os",
+    "pra",
+    "quin",
+    "ros",
+    "sal",
+    "tor",
+    "ul",
+    "ven",
+    "wes",
+    "yar",
+    "zan",
+]
 _SUFFIXES = ["", "ton", "ville", "burg", "port", " Springs", " City", "field", "haven", "mouth"]
 
 
@@ -59,10 +83,14 @@ def climate_region(latitude: pl.Expr) -> pl.Expr:
     """The city's climate zone by latitude band and hemisphere."""
     hemisphere = pl.when(latitude >= 0).then(pl.lit("north")).otherwise(pl.lit("south"))
     band = (
-        pl.when(latitude.abs() < 23.5).then(pl.lit("tropical"))
-        .when(latitude.abs() < 35).then(pl.lit("subtropical"))
-        .when(latitude.abs() < 55).then(pl.lit("temperate"))
-        .when(latitude.abs() < 66.5).then(pl.lit("subpolar"))
+        pl.when(latitude.abs() < 23.5)
+        .then(pl.lit("tropical"))
+        .when(latitude.abs() < 35)
+        .then(pl.lit("subtropical"))
+        .when(latitude.abs() < 55)
+        .then(pl.lit("temperate"))
+        .when(latitude.abs() < 66.5)
+        .then(pl.lit("subpolar"))
         .otherwise(pl.lit("polar"))
     )
     zone = pl.concat_str([band, hemisphere], separator=" ")
@@ -104,9 +132,7 @@ def _readings_for(cities: pl.DataFrame, day: dt.date, rng: np.random.Generator) 
     # Season: warmest around 20 July in the north, 20 January in the south.
     day_of_year = day.timetuple().tm_yday
     season = np.cos(2 * np.pi * (day_of_year - 201) / 365.25) * np.sign(lat)
-    annual_mean = (
-        28.0 - 0.55 * np.clip(np.abs(lat) - 12.0, 0, None) + rng.normal(0, 2.5, (n, 1))
-    )
+    annual_mean = 28.0 - 0.55 * np.clip(np.abs(lat) - 12.0, 0, None) + rng.normal(0, 2.5, (n, 1))
     seasonal_swing = 0.3 * np.abs(lat)
     weather_today = rng.normal(0, 3.0, (n, 1))  # this day's anomaly for the city
     # Dry places swing more.
@@ -116,13 +142,14 @@ def _readings_for(cities: pl.DataFrame, day: dt.date, rng: np.random.Generator) 
     solar_hour = (minute / 60.0 + lon / 15.0) % 24.0
     diurnal = -np.cos(2 * np.pi * (solar_hour - 3.0) / 24.0)
     temperature = (
-        annual_mean + seasonal_swing * season + weather_today
-        + daily_range * diurnal + rng.normal(0, 0.15, (n, MINUTES_PER_DAY))
+        annual_mean
+        + seasonal_swing * season
+        + weather_today
+        + daily_range * diurnal
+        + rng.normal(0, 0.15, (n, MINUTES_PER_DAY))
     )
     tropical = np.abs(lat) < 23.5
-    base_humidity = np.where(
-        tropical, rng.uniform(55, 85, (n, 1)), rng.uniform(35, 80, (n, 1))
-    )
+    base_humidity = np.where(tropical, rng.uniform(55, 85, (n, 1)), rng.uniform(35, 80, (n, 1)))
     arid = rng.random((n, 1)) < 0.08
     base_humidity = np.where(arid, rng.uniform(8, 25, (n, 1)), base_humidity)
     humidity = np.clip(

@@ -38,7 +38,9 @@ def s3_storage(moto_endpoint, monkeypatch, request):
     }.items():
         monkeypatch.setenv(name, value)
     bucket = "fieldwork-" + request.node.name.lower().replace("_", "-")[:40]
-    boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
+    boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(
+        Bucket=bucket
+    )
     return S3ObjectStorage(
         bucket=bucket, s3=S3Resource(endpoint_url=moto_endpoint, region_name="us-east-1")
     )

@@ -106,7 +106,9 @@ def postings_rows(day: dt.date, source_key: str, rows: list[tuple[str, str, int]
             "posting_id": [f"{source_key[-8:]}-{i}" if i % 4 else None for i in range(len(rows))],
             "company": [company for company, _, _ in rows],
             "title": [title for _, title, _ in rows],
-            "company_normalized": [" ".join(c.lower().replace(",", "").replace(".", "").split()) for c, _, _ in rows],
+            "company_normalized": [
+                " ".join(c.lower().replace(",", "").replace(".", "").split()) for c, _, _ in rows
+            ],
             "title_normalized": [" ".join(t.lower().split()) for _, t, _ in rows],
             "location": [None if i % 3 == 0 else "Berlin, DE" for i in range(len(rows))],
             "posted_at": [
@@ -117,7 +119,6 @@ def postings_rows(day: dt.date, source_key: str, rows: list[tuple[str, str, int]
         },
         schema=WAREHOUSE_SCHEMA,
     )
-
 
 
 def raw_postings_two_days():
@@ -209,7 +210,6 @@ def normalize_mart(frame: pl.DataFrame) -> pl.DataFrame:
         pl.col("company_postings_count").cast(pl.Int64),
         pl.col("share_of_company_postings").cast(pl.Float64),
     ).sort("posting_date", "company_normalized", "seniority_level")
-
 
 
 def materialize_postings_models(project_dir, warehouse, *, raise_on_error: bool = True):

@@ -113,7 +113,8 @@ def test_loading_the_definitions_parses_nothing_and_writes_no_environment(tmp_pa
         "import os, json, dagster, dagster_dbt, polars, duckdb, grpc, redis\n"
         "env = dict(os.environ)\n"
         "import definitions\n"
-        "changed = sorted(k for k in set(env) | set(os.environ) if env.get(k) != os.environ.get(k))\n"
+        "names = set(env) | set(os.environ)\n"
+        "changed = sorted(k for k in names if env.get(k) != os.environ.get(k))\n"
         "print(json.dumps(changed))\n"
     )
     out = subprocess.run(
@@ -152,7 +153,8 @@ def webserver(tmp_path_factory):
     # Runs launched from the UI start at once (no daemon in this test).
     (home / "dagster.yaml").write_text(
         "telemetry:\n  enabled: false\n"
-        "run_coordinator:\n  module: dagster._core.run_coordinator\n  class: DefaultRunCoordinator\n"
+        "run_coordinator:\n  module: dagster._core.run_coordinator\n"
+        "  class: DefaultRunCoordinator\n"
     )
     data = tmp_path_factory.mktemp("data")
     env = {
@@ -183,7 +185,10 @@ def webserver(tmp_path_factory):
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and server.poll() is None:
             try:
-                body = graphql(port, "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }")
+                body = graphql(
+                    port,
+                    "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }",
+                )
                 if body["data"]["repositoriesOrError"]["nodes"]:
                     break
             except OSError:
@@ -247,7 +252,8 @@ def test_a_run_launched_like_the_demo_is_re_executed_from_the_ui(webserver, monk
 
     body = graphql(
         port,
-        """mutation($params: ReexecutionParams!) { launchPipelineReexecution(reexecutionParams: $params) {
+        """mutation($params: ReexecutionParams!) {
+             launchPipelineReexecution(reexecutionParams: $params) {
              __typename ... on LaunchRunSuccess { run { runId } }
              ... on PythonError { message } ... on InvalidSubsetError { message } } }""",
         {"params": {"parentRunId": launched.run_id, "strategy": "ALL_STEPS"}},
@@ -259,7 +265,9 @@ def test_a_run_launched_like_the_demo_is_re_executed_from_the_ui(webserver, monk
     status = None
     while time.monotonic() < deadline:
         status = graphql(
-            port, "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }", {"id": run_id}
+            port,
+            "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }",
+            {"id": run_id},
         )["data"]["runOrError"]["status"]
         if status in ("SUCCESS", "FAILURE", "CANCELED"):
             break

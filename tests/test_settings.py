@@ -67,10 +67,22 @@ def test_secrets_reach_resources_as_variable_names_never_values(monkeypatch):
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("SENIORITY_BATCH_SIZE", "lots", "SENIORITY_BATCH_SIZE must be a whole number of at least 1"),
+        (
+            "SENIORITY_BATCH_SIZE",
+            "lots",
+            "SENIORITY_BATCH_SIZE must be a whole number of at least 1",
+        ),
         ("SENIORITY_BATCH_SIZE", "0", "SENIORITY_BATCH_SIZE must be a whole number of at least 1"),
-        ("SENIORITY_DEADLINE_SECONDS", "-3", "SENIORITY_DEADLINE_SECONDS must be a number of seconds"),
-        ("SENIORITY_DEADLINE_SECONDS", "0", "SENIORITY_DEADLINE_SECONDS must be a number of seconds"),
+        (
+            "SENIORITY_DEADLINE_SECONDS",
+            "-3",
+            "SENIORITY_DEADLINE_SECONDS must be a number of seconds",
+        ),
+        (
+            "SENIORITY_DEADLINE_SECONDS",
+            "0",
+            "SENIORITY_DEADLINE_SECONDS must be a number of seconds",
+        ),
         ("SENIORITY_MODEL_ENDPOINT", "http://model:80", "must be host:port"),
         ("REDIS_URL", "cache.internal:6379", "REDIS_URL must be a URL such as redis://"),
         ("FIELDWORK_WAREHOUSE", "postgres", "FIELDWORK_WAREHOUSE must be 'duckdb' or 'snowflake'"),

@@ -61,9 +61,7 @@ def raw_job_postings(
     context: dg.AssetExecutionContext, storage: ObjectStorage
 ) -> dg.MaterializeResult:
     day = context.partition_key
-    objects = [
-        o for o in storage.list_objects(raw_prefix(day)) if o.key.endswith(POSTING_SUFFIXES)
-    ]
+    objects = [o for o in storage.list_objects(raw_prefix(day)) if o.key.endswith(POSTING_SUFFIXES)]
     if not objects:
         raise dg.Failure(
             description=(

@@ -31,9 +31,12 @@ def normalize_text(expr: pl.Expr) -> pl.Expr:
 
 def normalize_values(values: Sequence[str]) -> list[str]:
     """`normalize_text` for plain Python strings (tests, warm-up, notebooks)."""
-    return pl.Series(values, dtype=pl.String).to_frame("v").select(normalize_text(pl.col("v")))[
-        "v"
-    ].to_list()
+    return (
+        pl.Series(values, dtype=pl.String)
+        .to_frame("v")
+        .select(normalize_text(pl.col("v")))["v"]
+        .to_list()
+    )
 
 
 def pair_hash(company: str, title: str) -> str:

@@ -4,7 +4,6 @@ Run it after a model upgrade (new version, empty cache) or before a backfill, so
 the daily runs find their popular pairs cached.
 """
 
-
 import datetime as dt
 from dataclasses import dataclass
 
@@ -19,9 +18,7 @@ from resources.warehouse import Warehouse
 
 
 class WarmupConfig(dg.Config):
-    days: int = Field(
-        default=30, description="How many past days of postings to count pairs over."
-    )
+    days: int = Field(default=30, description="How many past days of postings to count pairs over.")
     top_pairs: int = Field(
         default=100_000, description="How many of the most frequent pairs to warm."
     )

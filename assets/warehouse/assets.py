@@ -63,9 +63,7 @@ class FieldworkDbtTranslator(DagsterDbtTranslator):
         if partition_column := meta.get("partition_column"):
             metadata["fieldwork/partition_column"] = partition_column
         if original_file := dbt_resource_props.get("original_file_path"):
-            metadata["dbt_file"] = dg.MetadataValue.path(
-                str(self._project_dir / original_file)
-            )
+            metadata["dbt_file"] = dg.MetadataValue.path(str(self._project_dir / original_file))
         return metadata
 
 

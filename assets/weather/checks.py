@@ -86,7 +86,11 @@ def heat_index_is_sane(
         "risk_mismatch": ~heat_risk(hi).cast(pl.String).eq_missing(risk),
     }
     example_columns = [
-        "city_id", "reading_at", "temperature_f", "relative_humidity", "heat_index_f"
+        "city_id",
+        "reading_at",
+        "temperature_f",
+        "relative_humidity",
+        "heat_index_f",
     ]
     with _scan(storage, storage.list_keys(heat_index_prefix(day))) as readings:
         flagged = readings.with_columns(**problems).filter(pl.any_horizontal(*problems))

@@ -100,8 +100,16 @@ class StagedHeatIndexDay:
 
 
 # Fixed-length durations only ("mo", "q", "y" and "i" windows go through the per-city path).
-_FIXED_UNITS_US = {"ns": 1e-3, "us": 1, "ms": 1_000, "s": 1_000_000, "m": 60_000_000,
-                   "h": 3_600_000_000, "d": 86_400_000_000, "w": 604_800_000_000}
+_FIXED_UNITS_US = {
+    "ns": 1e-3,
+    "us": 1,
+    "ms": 1_000,
+    "s": 1_000_000,
+    "m": 60_000_000,
+    "h": 3_600_000_000,
+    "d": 86_400_000_000,
+    "w": 604_800_000_000,
+}
 _DURATION = re.compile(r"(\d+)(ns|us|ms|s|m|h|d|w)")
 
 
@@ -126,7 +134,8 @@ def _city_time_key(valid: pl.DataFrame, window: str) -> pl.Expr | None:
     if window_us is None or valid.height == 0 or not timed_in_us:
         return None
     bounds = valid.select(
-        pl.col("city_id").min().alias("c0"), pl.col("city_id").max().alias("c1"),
+        pl.col("city_id").min().alias("c0"),
+        pl.col("city_id").max().alias("c1"),
         pl.col("reading_at").dt.epoch("us").min().alias("t0"),
         pl.col("reading_at").dt.epoch("us").max().alias("t1"),
     ).row(0)
@@ -137,9 +146,13 @@ def _city_time_key(valid: pl.DataFrame, window: str) -> pl.Expr | None:
     if (c1 - c0 + 1) * stride >= 2**62:
         return None
     return (
-        (pl.col("city_id").cast(pl.Int64) - c0) * stride
-        + (pl.col("reading_at").dt.epoch("us") - t0)
-    ).cast(pl.Datetime("us")).set_sorted()
+        (
+            (pl.col("city_id").cast(pl.Int64) - c0) * stride
+            + (pl.col("reading_at").dt.epoch("us") - t0)
+        )
+        .cast(pl.Datetime("us"))
+        .set_sorted()
+    )
 
 
 def with_heat_index(
@@ -178,9 +191,7 @@ def with_heat_index(
     )
 
 
-def _block_filters(
-    known_city_ids: pl.Series, rows_in: int, block_rows: int
-) -> list[pl.Expr]:
+def _block_filters(known_city_ids: pl.Series, rows_in: int, block_rows: int) -> list[pl.Expr]:
     """City-range filters covering every reading: blocks of known cities of about `block_rows`
     readings; the first block also takes rows without a city and ids below the known ones,
     the last one ids above them, so unknown ids land in some block too."""

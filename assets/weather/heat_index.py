@@ -42,7 +42,10 @@ HeatRisk = pl.Enum(HEAT_RISKS)
 
 # The lower bound of each category, in F.
 RISK_THRESHOLDS = {
-    "caution": 80.0, "extreme caution": 90.0, "danger": 103.0, "extreme danger": 125.0
+    "caution": 80.0,
+    "extreme caution": 90.0,
+    "danger": 103.0,
+    "extreme danger": 125.0,
 }
 
 

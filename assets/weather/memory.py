@@ -68,5 +68,3 @@ class PeakRss:
     @property
     def mib(self) -> float:
         return self.bytes / 2**20
-
-

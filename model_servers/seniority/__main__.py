@@ -21,20 +21,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument(
-        "--max-batch-size", type=int, default=DEFAULT_MAX_BATCH_SIZE, metavar="N",
+        "--max-batch-size",
+        type=int,
+        default=DEFAULT_MAX_BATCH_SIZE,
+        metavar="N",
         help="refuse batches over N pairs and declare N in DescribeModel (0: no limit)",
     )
     parser.add_argument("--max-workers", type=int, default=8)
     parser.add_argument(
-        "--fail-first", type=int, default=0, metavar="N",
+        "--fail-first",
+        type=int,
+        default=0,
+        metavar="N",
         help="answer the first N InferSeniority calls with UNAVAILABLE (fault tests)",
     )
     parser.add_argument(
-        "--delay-seconds", type=float, default=0.0, metavar="S",
+        "--delay-seconds",
+        type=float,
+        default=0.0,
+        metavar="S",
         help="sleep S seconds before answering each InferSeniority call (fault tests)",
     )
     parser.add_argument(
-        "--exit-on-stdin-eof", action="store_true",
+        "--exit-on-stdin-eof",
+        action="store_true",
         help="stop when stdin closes: a parent that dies, even by SIGKILL, leaves no orphan",
     )
     return parser.parse_args(argv)

@@ -48,13 +48,21 @@ RULES: tuple[Rule, ...] = (
     Rule("product-owner", 3, 0.75, r"(?:product|process|service|data) owner"),
     Rule("assistant-vp", 4, 0.8, r"(?:assistant|associate) vice president|avp"),
     Rule("business-partner", 4, 0.8, r"business partner|hrbp"),
-    Rule("store-general-manager", 4, 0.8,
-         r"(?:restaurant|store|shop|branch|hotel|unit) general manager"),
+    Rule(
+        "store-general-manager",
+        4,
+        0.8,
+        r"(?:restaurant|store|shop|branch|hotel|unit) general manager",
+    ),
     Rule("school-principal", 5, 0.75, r"^(?:(?:elementary |middle |high )?school )?principal$"),
     Rule("assistant-principal", 4, 0.8, r"(?:assistant|vice|deputy) principal"),
-    Rule("kitchen-head", 4, 0.8,
-         r"head (?:chef|cook|cashier|teller|coach|bartender|nurse|lifeguard|custodian)"
-         r"|executive chef|sous chef"),
+    Rule(
+        "kitchen-head",
+        4,
+        0.8,
+        r"head (?:chef|cook|cashier|teller|coach|bartender|nurse|lifeguard|custodian)"
+        r"|executive chef|sous chef",
+    ),
     Rule("air-traffic-controller", 3, 0.8, r"air traffic controller"),
     Rule("shift-lead", 3, 0.75, r"shift (?:supervisor|lead|leader|manager)"),
     Rule("assistant-manager", 3, 0.8, r"(?:assistant|asst) (?:\w+ )?(?:manager|mgr)"),
@@ -63,34 +71,53 @@ RULES: tuple[Rule, ...] = (
     Rule("staff-professional", 3, 0.75, r"staff (?:nurse|pharmacist|attorney|writer|physician)"),
     Rule("lead-noun", 3, 0.6, r"lead generation"),
     # --- entry: interns, trainees, apprentices, graduates ---------------------------
-    Rule("intern", 1, 0.95,
-         r"intern|internship|trainee|apprentice|apprenticeship|praktikant(?:in)?|stagiaire"
-         r"|werkstudent(?:in)?|auszubildende[r]?|azubi|becari[oa]|estagiari[oa]|pasante"),
+    Rule(
+        "intern",
+        1,
+        0.95,
+        r"intern|internship|trainee|apprentice|apprenticeship|praktikant(?:in)?|stagiaire"
+        r"|werkstudent(?:in)?|auszubildende[r]?|azubi|becari[oa]|estagiari[oa]|pasante",
+    ),
     Rule("entry-level", 1, 0.9, r"entry level|new grad|new graduate|graduate"),
     # --- 7 Senior Executive: C-level, founders, presidents, owners ------------------
     Rule("chief", 7, 0.95, r"chief"),
-    Rule("c-acronym", 7, 0.95,
-         r"ceo|cto|cfo|coo|cmo|cio|ciso|cpo|cro|cdo|cso|cco|chro|cxo|caio|cao|cno|c level|c suite"),
+    Rule(
+        "c-acronym",
+        7,
+        0.95,
+        r"ceo|cto|cfo|coo|cmo|cio|ciso|cpo|cro|cdo|cso|cco|chro|cxo|caio|cao|cno|c level|c suite",
+    ),
     Rule("founder", 7, 0.95, r"(?:co )?founder|cofounder|fundador[a]?|fondat(?:eur|rice)|grunder"),
     Rule("president", 7, 0.9, r"(?<!vice )president[ea]?|pdg"),
     Rule("owner", 7, 0.85, r"owner|proprietor|propietari[oa]|inhaber(?:in)?"),
-    Rule("managing-director", 7, 0.9,
-         r"managing (?:director|partner)|geschaftsfuhrer(?:in)?|vorstand"
-         r"|direct(?:or|eur|ora|rice) (?:general|generale|ejecutiv[oa])"),
+    Rule(
+        "managing-director",
+        7,
+        0.9,
+        r"managing (?:director|partner)|geschaftsfuhrer(?:in)?|vorstand"
+        r"|direct(?:or|eur|ora|rice) (?:general|generale|ejecutiv[oa])",
+    ),
     # --- 6 Executive: vice presidents, general managers, partners -------------------
     Rule("vice-president", 6, 0.9, r"vice ?president[ea]?|vp|svp|evp"),
     Rule("general-manager", 6, 0.8, r"general manager|gerente general"),
-    Rule("partner", 6, 0.8,
-         r"partner(?! (?:manager|marketing|success|account|engineer|solutions|relations"
-         r"|development|program|operations|sales))"),
+    Rule(
+        "partner",
+        6,
+        0.8,
+        r"partner(?! (?:manager|marketing|success|account|engineer|solutions|relations"
+        r"|development|program|operations|sales))",
+    ),
     Rule("executive-officer", 6, 0.8, r"general counsel|executive director|dean"),
     # --- 5 Director: directors, heads, senior managers ------------------------------
     Rule("senior-manager", 5, 0.8, r"(?:senior|sr|snr) (?:\w+ ){0,2}(?:manager|mgr)"),
-    Rule("director", 5, 0.9,
-         r"director[a]?|directeur|directrice|diretor[a]?|direktor(?:in)?|dir"),
+    Rule("director", 5, 0.9, r"director[a]?|directeur|directrice|diretor[a]?|direktor(?:in)?|dir"),
     Rule("head-of", 5, 0.85, r"head|department chair"),
-    Rule("multi-site-manager", 5, 0.8,
-         r"(?:district|regional|area|division|divisional|country) (?:manager|mgr)"),
+    Rule(
+        "multi-site-manager",
+        5,
+        0.8,
+        r"(?:district|regional|area|division|divisional|country) (?:manager|mgr)",
+    ),
     Rule("controller", 5, 0.8, r"controller|comptroller"),
     Rule("german-head", 5, 0.8, r"abteilungsleiter(?:in)?|bereichsleiter(?:in)?|leiter(?:in)?"),
     Rule("distinguished", 5, 0.7, r"distinguished|fellow"),
@@ -98,45 +125,69 @@ RULES: tuple[Rule, ...] = (
     Rule("junior", 2, 0.9, r"junior|jr|jnr|junior"),
     Rule("associate-manager", 2, 0.65, r"associate (?:product|project|program|brand) manager"),
     Rule("level-one", 2, 0.8, r"(?<=[a-z] )(?:i|1)$"),
-    Rule("assistant", 2, 0.8,
-         r"assistant|asst|asistente|assistente|assistent(?:in)?|aide|nursing assistant|cna"),
-    Rule("junior-roles", 2, 0.7,
-         r"coordinator|coordinador[a]?|coordinat(?:eur|rice)|staff accountant"
-         r"|line cook|bartender|forklift|substitute teacher"
-         r"|(?:sales|business) development representative|sdr|bdr|inside sales"
-         r"|help ?desk|service desk|desktop support|pharmacy (?:technician|tech)"
-         r"|(?:investment banking|ib) analyst|(?:tax|audit|assurance) associate"),
+    Rule(
+        "assistant",
+        2,
+        0.8,
+        r"assistant|asst|asistente|assistente|assistent(?:in)?|aide|nursing assistant|cna",
+    ),
+    Rule(
+        "junior-roles",
+        2,
+        0.7,
+        r"coordinator|coordinador[a]?|coordinat(?:eur|rice)|staff accountant"
+        r"|line cook|bartender|forklift|substitute teacher"
+        r"|(?:sales|business) development representative|sdr|bdr|inside sales"
+        r"|help ?desk|service desk|desktop support|pharmacy (?:technician|tech)"
+        r"|(?:investment banking|ib) analyst|(?:tax|audit|assurance) associate",
+    ),
     # --- 4 Manager: managers, supervisors, senior / lead / staff / principal ICs ----
     Rule("level-three-plus", 4, 0.8, r"(?<=[a-z] )(?:iii|iv|v|vi|3|4|5|6)$"),
     Rule("ic-manager", 3, 0.7, r"(?:account|case|care) manager"),
-    Rule("manager", 4, 0.85,
-         r"manager|mgr|gerente|responsable|gestionnaire|supervisor|superintendent"
-         r"|fore(?:man|woman|person)|jef[ea]|chef de (?:projet|service|equipe)"
-         r"|\w*(?:team|projekt|gruppen|schicht)leiter(?:in)?|managing"),
+    Rule(
+        "manager",
+        4,
+        0.85,
+        r"manager|mgr|gerente|responsable|gestionnaire|supervisor|superintendent"
+        r"|fore(?:man|woman|person)|jef[ea]|chef de (?:projet|service|equipe)"
+        r"|\w*(?:team|projekt|gruppen|schicht)leiter(?:in)?|managing",
+    ),
     Rule("senior", 4, 0.85, r"senior|sr|snr|lead|leader|principal|staff|architect"),
-    Rule("senior-roles", 4, 0.75,
-         r"master (?:electrician|plumber|carpenter|technician|mechanic)|charge nurse"
-         r"|professor|sergeant|lieutenant|captain|expert"),
+    Rule(
+        "senior-roles",
+        4,
+        0.75,
+        r"master (?:electrician|plumber|carpenter|technician|mechanic)|charge nurse"
+        r"|professor|sergeant|lieutenant|captain|expert",
+    ),
     # --- 1 Entry: hourly, no-experience roles ---------------------------------------
-    Rule("entry-roles", 1, 0.75,
-         r"crew member|team member|barista|cashier|cajer[oa]|dishwasher|busser|busboy"
-         r"|^(?:restaurant |banquet |cocktail |food )?server$|host|hostess|prep cook"
-         r"|(?:retail |store |sales |stock |warehouse )associate|stocker|picker|packer"
-         r"|laborer|labourer|housekeeper|janitor|custodian|cleaner|porter|valet"
-         r"|front desk (?:agent|clerk|associate)|delivery driver|courier|teller"
-         r"|customer service (?:representative|rep|agent|associate)|csr"
-         r"|call cent(?:er|re) agent|receptionist|brand ambassador|helper|clerk"
-         r"|camarer[oa]|meser[oa]|dependient[ea]|lifeguard|usher"),
+    Rule(
+        "entry-roles",
+        1,
+        0.75,
+        r"crew member|team member|barista|cashier|cajer[oa]|dishwasher|busser|busboy"
+        r"|^(?:restaurant |banquet |cocktail |food )?server$|host|hostess|prep cook"
+        r"|(?:retail |store |sales |stock |warehouse )associate|stocker|picker|packer"
+        r"|laborer|labourer|housekeeper|janitor|custodian|cleaner|porter|valet"
+        r"|front desk (?:agent|clerk|associate)|delivery driver|courier|teller"
+        r"|customer service (?:representative|rep|agent|associate)|csr"
+        r"|call cent(?:er|re) agent|receptionist|brand ambassador|helper|clerk"
+        r"|camarer[oa]|meser[oa]|dependient[ea]|lifeguard|usher",
+    ),
     # --- 3 Associate: named individual-contributor roles ----------------------------
     Rule("level-two", 3, 0.8, r"(?<=[a-z] )(?:ii|2)$"),
-    Rule("professional", 3, 0.7,
-         r"associate|engineer|developer|programmer|analyst|specialist|consultant|scientist"
-         r"|designer|accountant|auditor|attorney|lawyer|paralegal|nurse|therapist|technician"
-         r"|technologist|teacher|lecturer|officer|representative|administrator|advisor"
-         r"|adviser|recruiter|generalist|writer|mechanic|electrician|plumber|carpenter"
-         r"|welder|machinist|driver|pharmacist|paramedic|worker|underwriter|actuary"
-         r"|ingenier[oa]|ingenieur|desarrollador[a]?|developpeur|entwickler|analista"
-         r"|enfermer[oa]|infirmier(?:e)?|tecnico|contador[a]?|comptable"),
+    Rule(
+        "professional",
+        3,
+        0.7,
+        r"associate|engineer|developer|programmer|analyst|specialist|consultant|scientist"
+        r"|designer|accountant|auditor|attorney|lawyer|paralegal|nurse|therapist|technician"
+        r"|technologist|teacher|lecturer|officer|representative|administrator|advisor"
+        r"|adviser|recruiter|generalist|writer|mechanic|electrician|plumber|carpenter"
+        r"|welder|machinist|driver|pharmacist|paramedic|worker|underwriter|actuary"
+        r"|ingenier[oa]|ingenieur|desarrollador[a]?|developpeur|entwickler|analista"
+        r"|enfermer[oa]|infirmier(?:e)?|tecnico|contador[a]?|comptable",
+    ),
 )
 
 
@@ -147,9 +198,7 @@ def _compile(rules: Sequence[Rule]) -> re.Pattern[str]:
     first rule (in table order) that matches there; the lowest rule index over all
     word starts is exactly what trying the rules one by one would return.
     """
-    branches = "|".join(
-        f"(?P<r{i}>(?:{rule.pattern})(?![a-z0-9]))" for i, rule in enumerate(rules)
-    )
+    branches = "|".join(f"(?P<r{i}>(?:{rule.pattern})(?![a-z0-9]))" for i, rule in enumerate(rules))
     return re.compile(f"(?<![a-z0-9])(?=(?:{branches}))")
 
 

@@ -222,6 +222,8 @@ def test_nothing_materialized_says_where_it_looked(empty):
 
 def test_dbt_models_read_from_the_targets_schema(local):
     # profiles.yml: the local DuckDB target builds into `analytics`.
-    assert catalog.where("postings_by_company_seniority") == "analytics.postings_by_company_seniority"
+    assert (
+        catalog.where("postings_by_company_seniority") == "analytics.postings_by_company_seniority"
+    )
     mart = catalog.load("postings_by_company_seniority", BAD_DAY)
     assert mart["posting_date"].unique().to_list() == [dt.date.fromisoformat(BAD_DAY)]

@@ -169,8 +169,7 @@ def test_malformed_lines_are_quarantined_with_line_number_and_reason(resources, 
     assert meta["lines_quarantined"] == len(MALFORMED)
     assert asset_check_results(result)["lines_reconcile"] is True
     quarantined = [
-        json.loads(line)
-        for line in storage.read_bytes(quarantine_key(DAY)).decode().splitlines()
+        json.loads(line) for line in storage.read_bytes(quarantine_key(DAY)).decode().splitlines()
     ]
     by_line = {q["line_number"]: q for q in quarantined}
     assert set(by_line) == set(MALFORMED)
@@ -259,7 +258,10 @@ def test_nothing_is_published_unless_every_file_is_written(resources, storage):
 
 def test_unreachable_redis_bypasses_the_cache_and_still_completes(resources, storage):
     write_sample_day(storage, DAY, lines=800, files=1, seed=6)
-    no_cache = {**resources, "seniority_cache": SeniorityCache(redis_url=f"redis://127.0.0.1:{closed_port()}/0")}
+    no_cache = {
+        **resources,
+        "seniority_cache": SeniorityCache(redis_url=f"redis://127.0.0.1:{closed_port()}/0"),
+    }
 
     result = materialize_postings(no_cache)
     meta = materialization_metadata(result)

@@ -33,6 +33,7 @@ def test_the_quarantine_is_an_asset_and_every_asset_says_where_its_rows_are(reso
     assert specs["raw_job_postings"].metadata == {
         "fieldwork/storage_prefix": "job-postings-raw/{partition}/",
         "fieldwork/storage_format": "jsonl",
+        "fieldwork/partition_column": "posting_date",
     }
     assert specs["augmented_job_postings"].metadata == {
         "dagster/table_name": "raw.job_postings",
@@ -44,6 +45,7 @@ def test_the_quarantine_is_an_asset_and_every_asset_says_where_its_rows_are(reso
     assert specs["job_postings_quarantine"].metadata == {
         "fieldwork/storage_prefix": "job-postings-mod/{partition}/_quarantine.jsonl",
         "fieldwork/storage_format": "jsonl",
+        "fieldwork/partition_column": "posting_date",
     }
     for name in ("raw_job_postings", "augmented_job_postings", "job_postings_quarantine"):
         assert specs[name].description and "\n" not in specs[name].description

@@ -6,7 +6,6 @@ from a good day, brings new input, makes one step fail for real, and finds the p
 files byte for byte and the previous rows as they were.
 """
 
-
 import duckdb
 import orjson
 
@@ -83,7 +82,8 @@ def test_a_failing_blocking_check_publishes_and_loads_nothing(
         "model_calls_are_minimal": True,
     }
     [levels] = [
-        e for e in result.get_asset_check_evaluations()
+        e
+        for e in result.get_asset_check_evaluations()
         if e.check_name == "every_posting_has_a_level"
     ]
     assert levels.metadata["lines_without_level"].value == 2

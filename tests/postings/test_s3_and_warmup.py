@@ -55,7 +55,9 @@ def test_warmup_precomputes_popular_pairs_for_a_fresh_cache(resources, storage, 
 
 def test_warmup_without_history_says_what_to_do(resources):
     result = dg.materialize(
-        [seniority_cache], resources=resources, raise_on_error=False,
+        [seniority_cache],
+        resources=resources,
+        raise_on_error=False,
     )
     assert not result.success
     message = step_failure_message(result)

@@ -29,7 +29,9 @@ def load(name: str) -> list[tuple[str, int]]:
 def accuracy(rows: list[tuple[str, int]]) -> tuple[float, list[str]]:
     levels, _ = classify([title for title, _ in rows])
     misses = [
-        f"{t!r}: want {want}, got {got}" for (t, want), got in zip(rows, levels) if got != want
+        f"{t!r}: want {want}, got {got}"
+        for (t, want), got in zip(rows, levels, strict=False)
+        if got != want
     ]
     return 1 - len(misses) / len(rows), misses
 

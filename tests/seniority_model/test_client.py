@@ -21,8 +21,15 @@ FAST_RETRIES = dict(initial_backoff_seconds=0.05, max_backoff_seconds=0.2, backo
 
 
 def pairs(n: int) -> tuple[list[str], list[str]]:
-    titles = ["Barista", "Junior Developer", "Software Engineer", "Engineering Manager",
-              "Director of Sales", "VP Marketing", "CEO"]
+    titles = [
+        "Barista",
+        "Junior Developer",
+        "Software Engineer",
+        "Engineering Manager",
+        "Director of Sales",
+        "VP Marketing",
+        "CEO",
+    ]
     return [f"company {i}" for i in range(n)], [titles[i % 7] for i in range(n)]
 
 
@@ -184,7 +191,9 @@ def test_service_config_asks_grpc_to_retry() -> None:
     policy = config["methodConfig"][0]["retryPolicy"]
     assert policy["maxAttempts"] == 5  # gRPC's cap
     assert set(policy["retryableStatusCodes"]) == {
-        "UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED"
+        "UNAVAILABLE",
+        "DEADLINE_EXCEEDED",
+        "RESOURCE_EXHAUSTED",
     }
     assert "retryPolicy" not in SeniorityModel(max_attempts=1).service_config()["methodConfig"][0]
 

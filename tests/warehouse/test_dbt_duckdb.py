@@ -42,7 +42,10 @@ def test_mart_matches_python_and_dbt_tests_pass_as_checks(
     assert checks, "dbt tests did not surface as asset checks"
     assert all(checks.values()), {name for name, passed in checks.items() if not passed}
     assert "assert_company_shares_sum_to_one" in checks
-    assert "accepted_values_stg_postings__job_postings_seniority_level__False__1__2__3__4__5__6__7" in checks
+    assert (
+        "accepted_values_stg_postings__job_postings_seniority_level__False__1__2__3__4__5__6__7"
+        in checks
+    )
 
     counts = row_counts(result)
     assert counts["postings_by_company_seniority"] == mart.height
@@ -50,16 +53,22 @@ def test_mart_matches_python_and_dbt_tests_pass_as_checks(
     # Views are counted too, through the warehouse resource.
     assert counts["stg_postings__job_postings"] == raw_job_postings.height
     # What dbt built is what readers see once the build is done.
-    assert duckdb_warehouse.read(
-        "select count(*) as n from analytics.postings_by_company_seniority"
-    ).item() == mart.height
+    assert (
+        duckdb_warehouse.read(
+            "select count(*) as n from analytics.postings_by_company_seniority"
+        ).item()
+        == mart.height
+    )
 
 
 def test_an_unknown_seniority_fails_the_named_checks(
     duckdb_warehouse, raw_job_postings, dbt_project_dir
 ):
     broken = raw_job_postings.with_columns(
-        pl.when(pl.col("line_number") == 3).then(9).otherwise(pl.col("seniority")).alias("seniority")
+        pl.when(pl.col("line_number") == 3)
+        .then(9)
+        .otherwise(pl.col("seniority"))
+        .alias("seniority")
     )
     load(duckdb_warehouse, broken)
 

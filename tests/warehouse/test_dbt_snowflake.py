@@ -16,9 +16,14 @@ from polars.testing import assert_frame_equal
 
 from resources import build_warehouse
 from tests.helpers import POSTINGS_TABLE as RAW_TABLE
-from tests.helpers import SNOWFLAKE_ENV, expected_mart, materialize_postings_models
+from tests.helpers import (
+    SNOWFLAKE_ENV,
+    expected_mart,
+    materialize_postings_models,
+    normalize_mart,
+    row_counts,
+)
 from tests.helpers import dbt_check_results as check_results
-from tests.helpers import normalize_mart, row_counts
 
 pytestmark = [pytest.mark.snowflake, pytest.mark.slow]
 
@@ -36,7 +41,9 @@ def test_mart_on_snowflake_target_matches_python(
 
     with fakesnow.patch(db_path=db_path):
         warehouse = build_warehouse().process_config_and_initialize()
-        for (day,), partition in raw_job_postings.partition_by("posting_date", as_dict=True).items():
+        for (day,), partition in raw_job_postings.partition_by(
+            "posting_date", as_dict=True
+        ).items():
             warehouse.replace_partition(RAW_TABLE, partition, "posting_date", day)
 
     serve = fakesnow.server  # the function; importing the submodule below shadows the name
@@ -48,8 +55,10 @@ def test_mart_on_snowflake_target_matches_python(
         monkeypatch.setenv("SNOWFLAKE_PROTOCOL", connection["protocol"])
 
         result = materialize_postings_models(dbt_project_dir, build_warehouse())
-        mart = build_warehouse().process_config_and_initialize().query(
-            "select * from analytics.postings_by_company_seniority"
+        mart = (
+            build_warehouse()
+            .process_config_and_initialize()
+            .query("select * from analytics.postings_by_company_seniority")
         )
 
     assert result.success

@@ -7,10 +7,14 @@ import dagster as dg
 import pytest
 
 from assets.warehouse.assets import build_fieldwork_dbt_assets
-from resources.warehouse import DuckDBWarehouse
 from resources.dbt import ManifestMissing, build_dbt_project, build_dbt_resource, prepare_manifest
+from resources.warehouse import DuckDBWarehouse
 
-POSTINGS_MODELS = {"stg_postings__job_postings", "postings_by_company_seniority", "seniority_levels"}
+POSTINGS_MODELS = {
+    "stg_postings__job_postings",
+    "postings_by_company_seniority",
+    "seniority_levels",
+}
 
 
 def test_a_missing_manifest_names_the_command_that_prepares_it(dbt_project_dir, monkeypatch):

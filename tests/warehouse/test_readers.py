@@ -34,7 +34,8 @@ class Reader:
         held = duckdb.connect(path, read_only=True)
         print("ready", flush=True)
         for _ in sys.stdin:
-            n, lo, hi = held.execute("select count(*), min(value), max(value) from raw.readings").fetchone()
+            sql = "select count(*), min(value), max(value) from raw.readings"
+            n, lo, hi = held.execute(sql).fetchone()
             print(n, lo, hi, flush=True)
         """
     )

@@ -21,7 +21,11 @@ DAY1, DAY2 = dt.date(2024, 5, 1), dt.date(2024, 5, 2)
 def warehouse():
     with fakesnow.patch():
         yield SnowflakeWarehouse(
-            account="fakesnow", user="fake", password="snow", database="fieldwork", schema="analytics"
+            account="fakesnow",
+            user="fake",
+            password="snow",
+            database="fieldwork",
+            schema="analytics",
         )
 
 
@@ -29,7 +33,7 @@ def day_counts(warehouse) -> dict[dt.date, int]:
     frame = warehouse.query(
         f"select posting_date, count(*) as n from {RAW_TABLE} group by posting_date"
     )
-    return dict(zip(frame["posting_date"].cast(pl.Date), frame["n"]))
+    return dict(zip(frame["posting_date"].cast(pl.Date), frame["n"], strict=False))
 
 
 def test_rerun_replaces_the_partition_and_leaves_others(warehouse, raw_job_postings):
@@ -44,10 +48,14 @@ def test_rerun_replaces_the_partition_and_leaves_others(warehouse, raw_job_posti
     smaller = day1.head(2).with_columns(pl.lit("Renamed Co").alias("company"))
     warehouse.replace_partition(RAW_TABLE, smaller, "posting_date", DAY1)
     assert day_counts(warehouse) == {DAY1: 2, DAY2: day2.height}
-    companies = warehouse.query(f"select distinct company from {RAW_TABLE} where posting_date = '{DAY1}'")
+    companies = warehouse.query(
+        f"select distinct company from {RAW_TABLE} where posting_date = '{DAY1}'"
+    )
     assert companies["company"].to_list() == ["Renamed Co"]
 
-    loaded = warehouse.query(f"select * from {RAW_TABLE} where posting_date = '{DAY2}' order by line_number")
+    loaded = warehouse.query(
+        f"select * from {RAW_TABLE} where posting_date = '{DAY2}' order by line_number"
+    )
     assert loaded.columns == day2.columns
     assert loaded["source_key"].to_list() == day2["source_key"].to_list()
     assert loaded["seniority"].to_list() == day2["seniority"].to_list()

@@ -12,9 +12,15 @@ def heat_index_f(t: float, rh: float) -> float:
     if hi < 80.0:
         return hi
     hi = (
-        -42.379 + 2.04901523 * t + 10.14333127 * rh - 0.22475541 * t * rh
-        - 0.00683783 * t * t - 0.05481717 * rh * rh + 0.00122874 * t * t * rh
-        + 0.00085282 * t * rh * rh - 0.00000199 * t * t * rh * rh
+        -42.379
+        + 2.04901523 * t
+        + 10.14333127 * rh
+        - 0.22475541 * t * rh
+        - 0.00683783 * t * t
+        - 0.05481717 * rh * rh
+        + 0.00122874 * t * t * rh
+        + 0.00085282 * t * rh * rh
+        - 0.00000199 * t * t * rh * rh
     )
     if rh < 13.0 and 80.0 <= t <= 112.0:
         hi -= ((13.0 - rh) / 4.0) * math.sqrt((17.0 - abs(t - 95.0)) / 17.0)
@@ -41,7 +47,7 @@ def rolling_mean(times: list, values: list[float], window_seconds: float) -> lis
     for i, now in enumerate(times):
         inside = [
             v
-            for t, v in zip(times[: i + 1], values[: i + 1])
+            for t, v in zip(times[: i + 1], values[: i + 1], strict=False)
             if (now - t).total_seconds() < window_seconds
         ]
         out.append(sum(inside) / len(inside))

@@ -39,7 +39,9 @@ def family_graph(resources: dict):
 def test_definitions_hold_the_weather_assets_and_checks(resources):
     graph = family_graph(resources)
     assert {k.to_user_string() for k in graph.get_all_asset_keys()} == {
-        "weather_readings", "heat_index_readings", "weather_quarantine"
+        "weather_readings",
+        "heat_index_readings",
+        "weather_quarantine",
     }
     checks = {(k.asset_key.to_user_string(), k.name): k for k in graph.asset_check_keys}
     assert set(checks) == {
@@ -73,11 +75,13 @@ def test_every_asset_with_rows_says_where_they_are(resources):
     assert meta["weather_readings"] == {
         "fieldwork/storage_prefix": "weather-readings/{partition}/",
         "fieldwork/storage_format": "parquet",
+        "fieldwork/partition_column": "reading_date",
         "fieldwork/storage_glob": "readings-*.parquet",
     }
     # The prefixes are the ones the assets write to.
     where = {
-        "weather_readings": readings_prefix, "heat_index_readings": heat_index_prefix,
+        "weather_readings": readings_prefix,
+        "heat_index_readings": heat_index_prefix,
         "weather_quarantine": quarantine_prefix,
     }
     for asset, prefix in where.items():
@@ -114,13 +118,20 @@ def test_every_reading_is_enriched_or_quarantined_and_reruns_replace(
     assert counts["valid"] + counts["quarantined"] == sample_day.rows
     assert counts["cities"] == WEATHER_CITIES
     assert (reconcile["rows_in"], reconcile["rows_valid"], reconcile["rows_quarantined"]) == (
-        sample_day.rows, counts["valid"], counts["quarantined"]
+        sample_day.rows,
+        counts["valid"],
+        counts["quarantined"],
     )
     assert reconcile["difference"] == 0
     reasons = warehouse.query("select reason from raw.weather_quarantine")["reason"]
     assert set(reasons.str.split(";").explode()) == {
-        "city_missing", "unknown_city", "temperature_missing", "temperature_out_of_bounds",
-        "humidity_missing", "humidity_out_of_range", "duplicate_reading",
+        "city_missing",
+        "unknown_city",
+        "temperature_missing",
+        "temperature_out_of_bounds",
+        "humidity_missing",
+        "humidity_out_of_range",
+        "duplicate_reading",
     }
     meta = materialization(result, "heat_index_readings")
     assert meta["rows_in"] == sample_day.rows and meta["peak_rss_mb"] > 0
@@ -130,11 +141,14 @@ def test_every_reading_is_enriched_or_quarantined_and_reruns_replace(
     first = published_weather_files(resources["storage"])
     again = materialize_weather(resources)
     assert again.success
-    assert warehouse.query(
-        "select (select count(*) from raw.heat_index_readings) as valid,"
-        " (select count(*) from raw.weather_quarantine) as quarantined,"
-        " (select count(*) from raw.weather_cities) as cities"
-    ).row(0, named=True) == counts
+    assert (
+        warehouse.query(
+            "select (select count(*) from raw.heat_index_readings) as valid,"
+            " (select count(*) from raw.weather_quarantine) as quarantined,"
+            " (select count(*) from raw.weather_cities) as cities"
+        ).row(0, named=True)
+        == counts
+    )
     assert published_weather_files(resources["storage"]) == first  # byte-identical rerun
 
 

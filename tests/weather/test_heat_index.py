@@ -50,9 +50,9 @@ EDGE_CASES = (
 
 
 def test_matches_the_reference_at_every_branch_boundary():
-    temperatures, humidities = zip(*EDGE_CASES)
+    temperatures, humidities = zip(*EDGE_CASES, strict=False)
     got = fast(list(temperatures), list(humidities))
-    for (t, rh), value in zip(EDGE_CASES, got):
+    for (t, rh), value in zip(EDGE_CASES, got, strict=False):
         assert value == pytest.approx(reference.heat_index_f(t, rh), abs=1e-9, rel=0), (t, rh)
 
 
@@ -79,8 +79,16 @@ def test_low_humidity_lowers_and_high_humidity_raises_the_regression():
 # Cells of the NWS heat index chart (T F, RH %, chart value), outside the high-humidity
 # adjustment's range, which the chart does not include.
 NWS_CHART = [
-    (90, 70, 106), (90, 40, 91), (90, 60, 100), (90, 100, 132), (100, 40, 109),
-    (100, 55, 124), (100, 65, 136), (80, 40, 80), (80, 80, 84), (86, 85, 102),
+    (90, 70, 106),
+    (90, 40, 91),
+    (90, 60, 100),
+    (90, 100, 132),
+    (100, 40, 109),
+    (100, 55, 124),
+    (100, 65, 136),
+    (80, 40, 80),
+    (80, 80, 84),
+    (86, 85, 102),
 ]
 
 
@@ -90,9 +98,7 @@ def test_matches_the_nws_chart_when_rounded(t, rh, chart):
 
 
 def test_matches_the_reference_on_a_generated_day(storage, sample_day):
-    readings = pl.read_parquet(
-        storage.uri(readings_prefix(WEATHER_DAY)) + "/readings-*.parquet"
-    )
+    readings = pl.read_parquet(storage.uri(readings_prefix(WEATHER_DAY)) + "/readings-*.parquet")
     sample = (
         readings.drop_nulls()
         .filter(
@@ -122,8 +128,18 @@ def test_risk_categories_follow_the_nws_bands():
     values = [79.999, 80.0, 89.999, 90.0, 102.999, 103.0, 124.5, 124.999, 125.0, 150.0]
     got = pl.select(heat_risk(pl.lit(pl.Series(values)))).to_series().cast(pl.String).to_list()
     assert got == [reference.heat_risk(v) for v in values]
-    assert got == [None, "caution", "caution", "extreme caution", "extreme caution", "danger",
-                   "danger", "danger", "extreme danger", "extreme danger"]
+    assert got == [
+        None,
+        "caution",
+        "caution",
+        "extreme caution",
+        "extreme caution",
+        "danger",
+        "danger",
+        "danger",
+        "extreme danger",
+        "extreme danger",
+    ]
 
 
 def test_null_inputs_give_a_null_heat_index():

@@ -40,7 +40,8 @@ def assert_unchanged(before: dict, storage, warehouse) -> None:
     for prefix in ("heat-index-readings", "weather-quarantine"):
         on_disk = {
             p.relative_to(storage.root).as_posix()
-            for p in (Path(storage.root) / prefix).rglob("*") if p.is_file()
+            for p in (Path(storage.root) / prefix).rglob("*")
+            if p.is_file()
         }
         assert on_disk == {k for k in before["files"] if k.startswith(prefix)}
 

@@ -11,36 +11,49 @@ KNOWN = pl.Series([1, 2], dtype=pl.Int32)
 
 
 def readings(rows):
-    schema = {"city_id": pl.Int32, "reading_at": pl.Datetime("us"), "temperature_c": pl.Float64,
-              "relative_humidity": pl.Float64}
+    schema = {
+        "city_id": pl.Int32,
+        "reading_at": pl.Datetime("us"),
+        "temperature_c": pl.Float64,
+        "relative_humidity": pl.Float64,
+    }
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def test_each_problem_is_named_and_several_problems_stay_one_row():
     minute = dt.timedelta(minutes=1)
-    frame = readings([
-        (1, T0, 30.0, 50.0),                  # valid
-        (1, T0 + minute, 30.0, 100.0),        # valid: 100 % is possible
-        (None, T0, 30.0, 50.0),
-        (9, T0, 30.0, 50.0),
-        (2, None, 30.0, 50.0),
-        (2, T0, None, 50.0),
-        (2, T0 + minute, float("nan"), 50.0),
-        (2, T0 + 2 * minute, 75.0, 50.0),
-        (2, T0 + 3 * minute, 30.0, 100.5),
-        (2, T0 + 4 * minute, 30.0, None),
-        (9, T0 + 5 * minute, 99.0, -1.0),     # three problems, one row
-    ])
+    frame = readings(
+        [
+            (1, T0, 30.0, 50.0),  # valid
+            (1, T0 + minute, 30.0, 100.0),  # valid: 100 % is possible
+            (None, T0, 30.0, 50.0),
+            (9, T0, 30.0, 50.0),
+            (2, None, 30.0, 50.0),
+            (2, T0, None, 50.0),
+            (2, T0 + minute, float("nan"), 50.0),
+            (2, T0 + 2 * minute, 75.0, 50.0),
+            (2, T0 + 3 * minute, 30.0, 100.5),
+            (2, T0 + 4 * minute, 30.0, None),
+            (9, T0 + 5 * minute, 99.0, -1.0),  # three problems, one row
+        ]
+    )
     valid, quarantined = split_readings(frame, KNOWN)
     assert valid.height + quarantined.height == frame.height
     assert valid.height == 2
     assert quarantined.columns == [*frame.columns, "reason"]
-    assert sorted(quarantined["reason"].to_list()) == sorted([
-        "city_missing", "unknown_city", "reading_time_missing", "temperature_missing",
-        "temperature_missing", "temperature_out_of_bounds", "humidity_out_of_range",
-        "humidity_missing",
-        "unknown_city;temperature_out_of_bounds;humidity_out_of_range",
-    ])
+    assert sorted(quarantined["reason"].to_list()) == sorted(
+        [
+            "city_missing",
+            "unknown_city",
+            "reading_time_missing",
+            "temperature_missing",
+            "temperature_missing",
+            "temperature_out_of_bounds",
+            "humidity_out_of_range",
+            "humidity_missing",
+            "unknown_city;temperature_out_of_bounds;humidity_out_of_range",
+        ]
+    )
 
 
 def test_every_copy_of_a_duplicated_minute_is_quarantined_even_unsorted():

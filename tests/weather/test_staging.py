@@ -24,7 +24,8 @@ def files_on_disk(storage) -> set[str]:
     return {
         p.relative_to(root).as_posix()
         for prefix in ("heat-index-readings", "weather-quarantine")
-        for p in (root / prefix).rglob("*") if p.is_file()
+        for p in (root / prefix).rglob("*")
+        if p.is_file()
     }
 
 
