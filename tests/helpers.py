@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+import subprocess
+import sys
+import textwrap
 
 import polars as pl
 
@@ -285,3 +288,40 @@ def published_postings_files(storage, day: str = POSTINGS_DAY) -> dict[str, byte
     from assets.postings.augment import output_prefix
 
     return {key: storage.read_bytes(key) for key in storage.list_keys(output_prefix(day))}
+
+
+# --- Readers of the local warehouse: a process holding a read-only connection -------------
+
+
+class SnapshotReader:
+    """A separate Python process with one read-only connection to a DuckDB file that it keeps
+    open, answering one query on it each time it is asked (`ask()` returns the first row)."""
+
+    SCRIPT = textwrap.dedent(
+        """
+        import sys, duckdb
+        held = duckdb.connect(sys.argv[1], read_only=True)
+        print("ready", flush=True)
+        for _ in sys.stdin:
+            print(*held.execute(sys.argv[2]).fetchone(), flush=True)
+        """
+    )
+    READINGS = "select count(*), min(value), max(value) from raw.readings"
+
+    def __init__(self, path: str, sql: str = READINGS) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", self.SCRIPT, str(path), sql],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout.readline().strip() == "ready"
+
+    def ask(self) -> tuple[int, ...]:
+        self.process.stdin.write("ask\n")
+        self.process.stdin.flush()
+        return tuple(int(value) for value in self.process.stdout.readline().split())
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=30)

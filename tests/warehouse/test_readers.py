@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
-import subprocess
-import sys
-import textwrap
 import threading
 
 import polars as pl
 import pytest
 
 from resources.warehouse import DuckDBWarehouse, PartitionLoad
+from tests.helpers import SnapshotReader as Reader
 
 DAY = dt.date(2026, 11, 20)
 TABLE = "raw.readings"
@@ -21,43 +19,6 @@ TABLE = "raw.readings"
 
 def rows(n: int, value: int) -> pl.DataFrame:
     return pl.DataFrame({"day": [DAY] * n, "value": [value] * n})
-
-
-class Reader:
-    """A separate Python process with one read-only connection it keeps open, answering
-    `select count(*), min(value), max(value)` on it."""
-
-    SCRIPT = textwrap.dedent(
-        """
-        import sys, duckdb
-        path = sys.argv[1]
-        held = duckdb.connect(path, read_only=True)
-        print("ready", flush=True)
-        for _ in sys.stdin:
-            sql = "select count(*), min(value), max(value) from raw.readings"
-            n, lo, hi = held.execute(sql).fetchone()
-            print(n, lo, hi, flush=True)
-        """
-    )
-
-    def __init__(self, path: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", self.SCRIPT, path],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stdout.readline().strip() == "ready"
-
-    def ask(self) -> tuple[int, int, int]:
-        self.process.stdin.write("count\n")
-        self.process.stdin.flush()
-        n, lo, hi = self.process.stdout.readline().split()
-        return int(n), int(lo), int(hi)
-
-    def close(self) -> None:
-        self.process.stdin.close()
-        self.process.wait(timeout=30)
 
 
 @pytest.fixture
