@@ -8,6 +8,7 @@ import dagster as dg
 import grpc
 import pytest
 
+from model_servers.seniority.classifier import MODEL_VERSION
 from protos import seniority_pb2 as pb
 from protos import seniority_pb2_grpc as pb_grpc
 from resources.seniority_model import (
@@ -39,7 +40,7 @@ def test_batches_of_batch_size_in_order(start_server) -> None:
     with SeniorityModel(endpoint=target, batch_size=1000).connect() as model:
         levels, confidences = model.infer(companies, titles)
         assert model.calls == 3 and model.items_sent == 2500
-        assert model.model_version == "rules-2026.11.1"
+        assert model.model_version == MODEL_VERSION
     assert levels == [(i % 7) + 1 for i in range(2500)]
     assert len(confidences) == 2500 and all(0 < c <= 1 for c in confidences)
     assert server.servicer.infer_calls == 3

@@ -11,6 +11,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from model_servers.codegen import PROJECT_ROOT
+from model_servers.seniority.classifier import MODEL_VERSION
 from protos import seniority_pb2 as pb
 from protos import seniority_pb2_grpc as pb_grpc
 from protos.contract import SENIORITY_SERVICE_NAME
@@ -64,7 +65,7 @@ def test_batch_over_max_is_invalid_argument(stub) -> None:
 def test_describe_model(stub) -> None:
     _, model, _ = stub()
     description = model.DescribeModel(pb.DescribeModelRequest(), timeout=5)
-    assert description.model_version == "rules-2026.11.1"
+    assert description.model_version == MODEL_VERSION
     assert description.max_batch_size == 10_000
 
 
