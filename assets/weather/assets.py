@@ -1,5 +1,6 @@
 """The weather assets: a day of readings in, heat-index readings and a quarantine out."""
 
+import contextlib
 import datetime as dt
 import time
 
@@ -13,6 +14,7 @@ from assets.weather.enrich import (
     DEFAULT_ROLLING_WINDOW,
     PublicationError,
     load_and_publish,
+    open_day_inputs,
     stage_heat_index_day,
 )
 from assets.weather.layout import (
@@ -31,6 +33,7 @@ from assets.weather.layout import (
     readings_prefix,
 )
 from assets.weather.memory import PeakRss
+from assets.weather.schema import InputFileError
 from resources.object_storage import ObjectStorage
 from resources.warehouse import Warehouse
 
@@ -89,18 +92,23 @@ def weather_readings(
                     f"(`python -m scripts.sample_weather --date {day}` only generates one)."
                 )
             )
-        rows = 0
-        for key in keys:
-            with storage.local_copy(key) as path:
-                rows += pl.scan_parquet(path).select(pl.len()).collect().item()
-        with storage.local_copy(cities_key(day)) as path:
-            cities = pl.read_parquet(path).with_columns(pl.lit(date).alias(PARTITION_COLUMN))
+        try:
+            with open_day_inputs(storage, day) as inputs:
+                rows = sum(file.rows() for file in inputs.readings)
+                cities = inputs.cities.frame.collect()
+                ignored_columns = inputs.ignored_columns()
+        except InputFileError as error:
+            raise dg.Failure(description=str(error)) from error
+        if ignored_columns:
+            context.log.warning(f"columns outside the feed's contract, ignored: {ignored_columns}")
+        cities = cities.with_columns(pl.lit(date).alias(PARTITION_COLUMN))
         warehouse.replace_partition(CITIES_TABLE, cities, PARTITION_COLUMN, date)
     return dg.MaterializeResult(
         metadata={
             "rows": rows,
             "cities": cities.height,
             "files": len(keys),
+            "ignored_columns": dg.MetadataValue.json(ignored_columns),
             "bytes": sum(o.size for o in storage.list_objects(readings_prefix(day))),
             "warehouse_table": CITIES_TABLE,
             "seconds": round(time.perf_counter() - started, 3),
@@ -152,29 +160,34 @@ def heat_index_readings(
     """
     day = context.partition_key
     started = time.perf_counter()
-    with PeakRss() as peak:
-        with stage_heat_index_day(storage, day, window=config.rolling_window) as staged:
-            report = staged.report
-            context.log.info(report.summary())
-            reconcile = reconcile_staged(staged)
-            if not reconcile.passed:
-                yield reconcile
-                counted = {k: getattr(v, "value", v) for k, v in reconcile.metadata.items()}
-                raise dg.Failure(
-                    description=(
-                        f"readings_reconcile failed for {day}: {counted['rows_in']:,} readings "
-                        f"in, {counted['rows_valid']:,} valid + {counted['rows_quarantined']:,} "
-                        f"quarantined (difference {counted['difference']:,}). Nothing was "
-                        f"published or loaded: the previous outputs under "
-                        f"{storage.uri(heat_index_prefix(day))}, {storage.uri(quarantine_key(day))}"
-                        f" and in {HEAT_INDEX_TABLE} and {QUARANTINE_TABLE} are kept."
-                    ),
-                    metadata=counted,
-                )
-            try:
-                loaded = load_and_publish(staged, storage, warehouse)
-            except PublicationError as error:
-                raise dg.Failure(description=str(error)) from error
+    with PeakRss() as peak, contextlib.ExitStack() as stack:
+        try:
+            staged = stack.enter_context(
+                stage_heat_index_day(storage, day, window=config.rolling_window)
+            )
+        except InputFileError as error:
+            raise dg.Failure(description=str(error)) from error
+        report = staged.report
+        context.log.info(report.summary())
+        reconcile = reconcile_staged(staged)
+        if not reconcile.passed:
+            yield reconcile
+            counted = {k: getattr(v, "value", v) for k, v in reconcile.metadata.items()}
+            raise dg.Failure(
+                description=(
+                    f"readings_reconcile failed for {day}: {counted['rows_in']:,} readings "
+                    f"in, {counted['rows_valid']:,} valid + {counted['rows_quarantined']:,} "
+                    f"quarantined (difference {counted['difference']:,}). Nothing was "
+                    f"published or loaded: the previous outputs under "
+                    f"{storage.uri(heat_index_prefix(day))}, {storage.uri(quarantine_key(day))}"
+                    f" and in {HEAT_INDEX_TABLE} and {QUARANTINE_TABLE} are kept."
+                ),
+                metadata=counted,
+            )
+        try:
+            loaded = load_and_publish(staged, storage, warehouse)
+        except PublicationError as error:
+            raise dg.Failure(description=str(error)) from error
     if report.rows_quarantined:
         context.log.warning(
             f"{report.rows_quarantined:,} readings quarantined in "
@@ -194,6 +207,7 @@ def heat_index_readings(
             **figures,
             "rolling_window": config.rolling_window,
             "blocks": report.blocks,
+            "ignored_columns": dg.MetadataValue.json(report.ignored_columns),
             "warehouse_rows": loaded[HEAT_INDEX_TABLE],
             "warehouse_table": HEAT_INDEX_TABLE,
             "location": dg.MetadataValue.path(storage.uri(heat_index_prefix(day))),

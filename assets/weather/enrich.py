@@ -30,6 +30,7 @@ import polars as pl
 
 from assets.weather.heat_index import celsius_to_fahrenheit, heat_index_f, heat_risk
 from assets.weather.layout import (
+    CITIES_SCHEMA,
     HEAT_INDEX_TABLE,
     PARTITION_COLUMN,
     QUARANTINE_TABLE,
@@ -43,6 +44,7 @@ from assets.weather.layout import (
 )
 from assets.weather.memory import PeakRss
 from assets.weather.quarantine import split_readings
+from assets.weather.schema import ConformedFile, conform
 from resources.object_storage import ObjectStorage
 from resources.warehouse import PartitionLoad, Warehouse
 
@@ -58,6 +60,7 @@ class HeatIndexReport:
     rows_quarantined: int = 0
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     blocks: int = 0
+    ignored_columns: dict[str, list[str]] = field(default_factory=dict)  # file name -> columns
     seconds: float = 0.0
     peak_rss_mb: float = 0.0
     input_mb: float = 0.0
@@ -97,6 +100,44 @@ class StagedHeatIndexDay:
         keep = {staged.key for staged in self.parts}
         for stale in set(storage.list_keys(heat_index_prefix(self.day))) - keep:
             storage.delete(stale)
+
+
+@dataclass
+class DayInputs:
+    """A day's input files, each read in the canonical schema (see schema.py)."""
+
+    readings: list[ConformedFile]  # one per readings file, in key order
+    cities: ConformedFile
+
+    def scan(self) -> pl.LazyFrame:
+        """Every reading of the day; filters reach each file's scan (row-group skipping)."""
+        return pl.concat([file.frame for file in self.readings])
+
+    def ignored_columns(self) -> dict[str, list[str]]:
+        """File name -> the columns it has beyond the contract, for files that have some."""
+        files = [*self.readings, self.cities]
+        return {f.name.rsplit("/", 1)[-1]: f.ignored_columns for f in files if f.ignored_columns}
+
+
+@contextlib.contextmanager
+def open_day_inputs(storage: ObjectStorage, day: str) -> Iterator[DayInputs]:
+    """The day's readings files and city registry as local files, conformed to the contract,
+    or `schema.InputFileError` naming the file and column that cannot be used."""
+    reading_keys = [k for k in storage.list_keys(readings_prefix(day)) if is_readings_key(k)]
+    if not reading_keys:
+        raise FileNotFoundError(
+            f"no weather readings for {day} under {storage.uri(readings_prefix(day))}"
+        )
+    with contextlib.ExitStack() as inputs:
+        readings = [
+            conform(
+                inputs.enter_context(storage.local_copy(key)), storage.uri(key), READINGS_SCHEMA
+            )
+            for key in reading_keys
+        ]
+        city_path = inputs.enter_context(storage.local_copy(cities_key(day)))
+        cities = conform(city_path, storage.uri(cities_key(day)), CITIES_SCHEMA)
+        yield DayInputs(readings=readings, cities=cities)
 
 
 # Fixed-length durations only ("mo", "q", "y" and "i" windows go through the per-city path).
@@ -232,27 +273,21 @@ def stage_heat_index_day(
     started = time.perf_counter()
     date = dt.date.fromisoformat(day)
     report = HeatIndexReport(day=day, quarantine_key=quarantine_key(day))
-    reading_keys = [k for k in storage.list_keys(readings_prefix(day)) if is_readings_key(k)]
-    if not reading_keys:
-        raise FileNotFoundError(
-            f"no weather readings for {day} under {storage.uri(readings_prefix(day))}"
-        )
 
     with contextlib.ExitStack() as staging:
         parts: list[StagedFile] = []
-        with PeakRss() as peak, contextlib.ExitStack() as inputs:
-            paths = [inputs.enter_context(storage.local_copy(k)) for k in reading_keys]
-            city_path = inputs.enter_context(storage.local_copy(cities_key(day)))
-            known_city_ids = pl.read_parquet(city_path, columns=["city_id"])["city_id"]
-            scan = pl.scan_parquet(paths, schema=READINGS_SCHEMA)
-            report.rows_in = scan.select(pl.len()).collect().item()  # from the Parquet footers
+        with PeakRss() as peak, open_day_inputs(storage, day) as inputs:
+            report.ignored_columns = inputs.ignored_columns()
+            known_city_ids = inputs.cities.frame.select("city_id").collect()["city_id"]
+            scan = inputs.scan()
+            report.rows_in = sum(file.rows() for file in inputs.readings)  # Parquet footers
             filters = _block_filters(known_city_ids, report.rows_in, block_rows)
 
             quarantined_blocks, reasons = [], Counter()
             for part, in_block in enumerate(filters):
                 readings = scan.filter(in_block).collect(engine="streaming")
                 report.input_mb += readings.estimated_size("mb")
-                valid, quarantined = split_readings(readings, known_city_ids)
+                valid, quarantined = split_readings(readings, known_city_ids, date)
                 del readings
                 enriched = with_heat_index(valid, date, window)
                 report.rows_valid += enriched.height

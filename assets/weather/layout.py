@@ -13,7 +13,12 @@ CITIES_TABLE = "raw.weather_cities"
 PARTITION_COLUMN = "reading_date"
 
 # The feed's contract for `weather-readings/<date>/readings-*.parquet`: readings name
-# cities by id only (the registry is `cities.parquet` beside them); times are UTC, naive.
+# cities by id only (the registry is `cities.parquet` beside them). `reading_at` is UTC: a
+# naive timestamp (no time zone in the file) is taken as UTC, an aware one is converted to
+# UTC; a reading belongs to the partition of its UTC day, others are quarantined
+# (`outside_partition_day`). Files may use other types that convert without loss (int64
+# ids, ns or ms timestamps, float32 values; see schema.py) and extra columns, which are
+# ignored and listed in the run's metadata.
 READINGS_SCHEMA = {
     "city_id": pl.Int32,
     "reading_at": pl.Datetime("us"),
@@ -21,6 +26,15 @@ READINGS_SCHEMA = {
     "relative_humidity": pl.Float64,
 }
 READINGS_GLOB = "readings-*.parquet"
+
+# The city registry `cities.parquet`, with the same tolerance for lossless variants.
+CITIES_SCHEMA = {
+    "city_id": pl.Int32,
+    "city_name": pl.String,
+    "latitude": pl.Float64,
+    "longitude": pl.Float64,
+    "region": pl.String,
+}
 
 
 def readings_prefix(day: str) -> str:

@@ -4,6 +4,10 @@ A reading with several problems stays one quarantine row whose `reason` lists ev
 problem, separated by ";" in the order of QUARANTINE_REASONS, so fixing one cause does
 not reveal another only on the next run.
 
+Another day: a reading whose UTC time (schema.py converts aware times to UTC; naive ones are
+UTC by contract) falls outside the partition's day is quarantined as `outside_partition_day`,
+never loaded under the partition's date.
+
 Duplicates: when a city sends two or more readings for the same minute, every copy is
 quarantined. They usually disagree and nothing says which one is right; keeping the
 first would silently pick one. The minute becomes a gap, which the time-based rolling
@@ -11,6 +15,8 @@ mean handles.
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 import polars as pl
 
@@ -23,6 +29,7 @@ QUARANTINE_REASONS = [
     "city_missing",
     "unknown_city",
     "reading_time_missing",
+    "outside_partition_day",
     "temperature_missing",
     "temperature_out_of_bounds",
     "humidity_missing",
@@ -31,9 +38,12 @@ QUARANTINE_REASONS = [
 ]
 
 
-def reason_rules(known_city_ids: pl.Series) -> dict[str, pl.Expr]:
-    """Reason -> an expression that is true for the readings with that problem."""
+def reason_rules(known_city_ids: pl.Series, day: dt.date) -> dict[str, pl.Expr]:
+    """Reason -> an expression that is true for the readings with that problem. `day` is the
+    partition's: readings (naive UTC) outside [day 00:00, next day 00:00) belong to another."""
     city, at = pl.col("city_id"), pl.col("reading_at")
+    day_start = dt.datetime.combine(day, dt.time())
+    day_end = day_start + dt.timedelta(days=1)
     temperature, humidity = pl.col("temperature_c"), pl.col("relative_humidity")
     temperature_missing = temperature.is_null() | temperature.is_nan()
     humidity_missing = humidity.is_null() | humidity.is_nan()
@@ -41,6 +51,8 @@ def reason_rules(known_city_ids: pl.Series) -> dict[str, pl.Expr]:
         "city_missing": city.is_null(),
         "unknown_city": city.is_not_null() & ~city.is_in(known_city_ids.implode()),
         "reading_time_missing": at.is_null(),
+        "outside_partition_day": at.is_not_null()
+        & ~at.is_between(pl.lit(day_start), pl.lit(day_end), closed="left"),
         "temperature_missing": temperature_missing,
         "temperature_out_of_bounds": ~temperature_missing
         & ~temperature.is_between(MIN_TEMPERATURE_C, MAX_TEMPERATURE_C),
@@ -58,9 +70,9 @@ def reason_rules(known_city_ids: pl.Series) -> dict[str, pl.Expr]:
     }
 
 
-def quarantine_reason(known_city_ids: pl.Series) -> pl.Expr:
+def quarantine_reason(known_city_ids: pl.Series, day: dt.date) -> pl.Expr:
     """Every problem of a reading, ";"-separated; null for a valid reading."""
-    return _reason_from(reason_rules(known_city_ids))
+    return _reason_from(reason_rules(known_city_ids, day))
 
 
 def _reason_from(flags: dict[str, pl.Expr]) -> pl.Expr:
@@ -99,14 +111,14 @@ def _sorted(readings: pl.DataFrame) -> pl.DataFrame:
 
 
 def split_readings(
-    readings: pl.DataFrame, known_city_ids: pl.Series
+    readings: pl.DataFrame, known_city_ids: pl.Series, day: dt.date
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(valid readings, quarantined readings with every input column plus `reason`).
+    """(valid readings of `day`, quarantined readings with every input column plus `reason`).
 
     Both come back sorted by city and time (rows without a city or time last).
     """
     city, at = pl.col("city_id"), pl.col("reading_at")
-    rules = reason_rules(known_city_ids)
+    rules = reason_rules(known_city_ids, day)
     # Rows without a city or time are invalid whatever else they hold, and cannot be
     # ordered: set them aside (usually there are none, and then nothing is copied).
     unplaced = None

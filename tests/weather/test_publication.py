@@ -100,8 +100,8 @@ def test_a_failed_reconcile_keeps_the_previous_files_and_rows(
 
     split_readings = enrich.split_readings
 
-    def loses_a_reading(readings, known_city_ids):
-        valid, quarantined = split_readings(readings, known_city_ids)
+    def loses_a_reading(readings, known_city_ids, day):
+        valid, quarantined = split_readings(readings, known_city_ids, day)
         return valid.slice(1), quarantined
 
     monkeypatch.setattr(enrich, "split_readings", loses_a_reading)

@@ -37,7 +37,7 @@ def test_each_problem_is_named_and_several_problems_stay_one_row():
             (9, T0 + 5 * minute, 99.0, -1.0),  # three problems, one row
         ]
     )
-    valid, quarantined = split_readings(frame, KNOWN)
+    valid, quarantined = split_readings(frame, KNOWN, T0.date())
     assert valid.height + quarantined.height == frame.height
     assert valid.height == 2
     assert quarantined.columns == [*frame.columns, "reason"]
@@ -61,7 +61,7 @@ def test_every_copy_of_a_duplicated_minute_is_quarantined_even_unsorted():
     frame = readings(
         [(1, T0, 30.0, 50.0), (2, T0, 20.0, 50.0), (1, T0, 31.0, 50.0), (1, earlier, 30.0, 50.0)]
     )
-    valid, quarantined = split_readings(frame, KNOWN)
+    valid, quarantined = split_readings(frame, KNOWN, T0.date())
     assert quarantined["reason"].to_list() == ["duplicate_reading", "duplicate_reading"]
     assert sorted(quarantined["temperature_c"].to_list()) == [30.0, 31.0]
     assert valid.select("city_id", "reading_at").rows() == [(1, earlier), (2, T0)]
