@@ -97,8 +97,11 @@ def weather_readings(
                 rows = sum(file.rows() for file in inputs.readings)
                 cities = inputs.cities.frame.collect()
                 ignored_columns = inputs.ignored_columns()
+                duplicate_files = inputs.duplicate_files
         except InputFileError as error:
             raise dg.Failure(description=str(error)) from error
+        if duplicate_files:
+            context.log.warning(f"byte-identical copies, read once: {duplicate_files}")
         if ignored_columns:
             context.log.warning(f"columns outside the feed's contract, ignored: {ignored_columns}")
         cities = cities.with_columns(pl.lit(date).alias(PARTITION_COLUMN))
@@ -109,6 +112,7 @@ def weather_readings(
             "cities": cities.height,
             "files": len(keys),
             "ignored_columns": dg.MetadataValue.json(ignored_columns),
+            "duplicate_files": dg.MetadataValue.json(duplicate_files),
             "bytes": sum(o.size for o in storage.list_objects(readings_prefix(day))),
             "warehouse_table": CITIES_TABLE,
             "seconds": round(time.perf_counter() - started, 3),
@@ -208,6 +212,7 @@ def heat_index_readings(
             "rolling_window": config.rolling_window,
             "blocks": report.blocks,
             "ignored_columns": dg.MetadataValue.json(report.ignored_columns),
+            "duplicate_files": dg.MetadataValue.json(report.duplicate_files),
             "warehouse_rows": loaded[HEAT_INDEX_TABLE],
             "warehouse_table": HEAT_INDEX_TABLE,
             "location": dg.MetadataValue.path(storage.uri(heat_index_prefix(day))),

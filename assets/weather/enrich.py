@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import math
 import re
 import time
@@ -61,6 +62,7 @@ class HeatIndexReport:
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     blocks: int = 0
     ignored_columns: dict[str, list[str]] = field(default_factory=dict)  # file name -> columns
+    duplicate_files: dict[str, str] = field(default_factory=dict)  # copy -> file it repeats
     seconds: float = 0.0
     peak_rss_mb: float = 0.0
     input_mb: float = 0.0
@@ -106,8 +108,9 @@ class StagedHeatIndexDay:
 class DayInputs:
     """A day's input files, each read in the canonical schema (see schema.py)."""
 
-    readings: list[ConformedFile]  # one per readings file, in key order
+    readings: list[ConformedFile]  # one per readings file, in key order, copies left out
     cities: ConformedFile
+    duplicate_files: dict[str, str] = field(default_factory=dict)  # copy -> file it repeats
 
     def scan(self) -> pl.LazyFrame:
         """Every reading of the day; filters reach each file's scan (row-group skipping)."""
@@ -129,15 +132,37 @@ def open_day_inputs(storage: ObjectStorage, day: str) -> Iterator[DayInputs]:
             f"no weather readings for {day} under {storage.uri(readings_prefix(day))}"
         )
     with contextlib.ExitStack() as inputs:
+        paths = {key: inputs.enter_context(storage.local_copy(key)) for key in reading_keys}
+        copies = _byte_identical_copies(paths)
         readings = [
-            conform(
-                inputs.enter_context(storage.local_copy(key)), storage.uri(key), READINGS_SCHEMA
-            )
-            for key in reading_keys
+            conform(path, storage.uri(key), READINGS_SCHEMA)
+            for key, path in paths.items()
+            if key not in copies
         ]
         city_path = inputs.enter_context(storage.local_copy(cities_key(day)))
         cities = conform(city_path, storage.uri(cities_key(day)), CITIES_SCHEMA)
-        yield DayInputs(readings=readings, cities=cities)
+        names = {key: key.rsplit("/", 1)[-1] for key in reading_keys}
+        duplicate_files = {names[copy]: names[original] for copy, original in copies.items()}
+        yield DayInputs(readings=readings, cities=cities, duplicate_files=duplicate_files)
+
+
+def _byte_identical_copies(paths: dict[str, Path]) -> dict[str, str]:
+    """Key -> the earlier key whose file has the same bytes. A file delivered twice (a retried
+    upload under another name) would otherwise make every one of its readings a duplicate of
+    itself, and quarantine them all; a copy says nothing new, so it is read once and listed.
+    Only files of equal size are hashed, so a day without copies costs one stat per file."""
+    by_size: dict[int, list[str]] = {}
+    for key, path in paths.items():
+        by_size.setdefault(path.stat().st_size, []).append(key)
+    copies, seen = {}, {}
+    for keys in by_size.values():
+        for key in keys if len(keys) > 1 else []:
+            digest = hashlib.sha256(paths[key].read_bytes()).digest()
+            if digest in seen:
+                copies[key] = seen[digest]
+            else:
+                seen[digest] = key
+    return copies
 
 
 # Fixed-length durations only ("mo", "q", "y" and "i" windows go through the per-city path).
@@ -278,6 +303,7 @@ def stage_heat_index_day(
         parts: list[StagedFile] = []
         with PeakRss() as peak, open_day_inputs(storage, day) as inputs:
             report.ignored_columns = inputs.ignored_columns()
+            report.duplicate_files = inputs.duplicate_files
             known_city_ids = inputs.cities.frame.select("city_id").collect()["city_id"]
             scan = inputs.scan()
             report.rows_in = sum(file.rows() for file in inputs.readings)  # Parquet footers

@@ -302,3 +302,24 @@ def test_readings_outside_the_partition_day_are_quarantined_after_conversion_to_
     assert kept == [(dt.date(2026, 7, 15), at("2026-07-15T22:30:30"))]
     meta = materialization_metadata(result, "weather_quarantine")
     assert meta["quarantine_reasons"]["outside_partition_day"] == 4
+
+
+def test_a_file_delivered_twice_is_read_once_and_listed(resources, storage, warehouse):
+    # Checked against HEAD: every reading of the file becomes a duplicate of its copy, so the
+    # whole file goes to the quarantine as duplicate_reading and heat_index_readings is empty.
+    sample = write_day(storage)
+    copy_key = f"{readings_prefix(WEATHER_DAY)}readings-001.parquet"
+    storage.write_bytes(copy_key, storage.read_bytes(READINGS_KEY))
+
+    result = materialize_weather(resources)
+
+    assert result.success and all(asset_check_results(result).values())
+    meta = materialization_metadata(result, "heat_index_readings")
+    assert meta["duplicate_files"] == {"readings-001.parquet": "readings-000.parquet"}
+    assert meta["rows_in"] == sample.rows  # the copy's rows are not counted twice
+    assert materialization_metadata(result, "weather_readings")["duplicate_files"] == {
+        "readings-001.parquet": "readings-000.parquet"
+    }
+    loaded = warehouse_rows(warehouse, HEAT_INDEX_TABLE, ["city_id"]).height
+    quarantined = warehouse_rows(warehouse, QUARANTINE_TABLE, ["city_id"]).height
+    assert loaded + quarantined == sample.rows and loaded > 0.99 * sample.rows
