@@ -2,7 +2,7 @@
 
 import pytest
 
-from resources.seniority_cache import SeniorityCache
+from resources.seniority_cache import SeniorityCache, redis_location
 from tests.helpers import closed_port
 
 
@@ -58,3 +58,12 @@ def test_unreachable_redis_is_bypassed_not_fatal():
         assert cache.get_many("v1", ["abc"]) == [None]
         cache.set_many("v1", ["abc"], [3])  # a no-op, not an error
         assert "unreachable" in cache.status and "127.0.0.1" in cache.status
+
+
+def test_locations_name_the_server_without_credentials():
+    assert redis_location("redis://user:secret@cache.internal:6380/0") == (
+        "redis at cache.internal:6380"
+    )
+    assert redis_location("unix:///run/redis/redis.sock?db=0") == (
+        "redis at unix:/run/redis/redis.sock"
+    )
