@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import re
 import shutil
@@ -34,6 +35,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 from pydantic import Field, PrivateAttr
+
+log = logging.getLogger(__name__)
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -185,20 +188,30 @@ class DuckDBWarehouse(Warehouse):
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
-        """The writers' lock (re-entrant in a process); publishes the snapshot on success."""
+        """The writers' lock (re-entrant in a process).
+
+        On entry, waits (bounded) until the live file can be opened, so a writer that is not
+        this resource (the dbt subprocess) does not fail at once on a reader's lock. On exit,
+        success or failure, publishes the snapshot: a failed load rolled back and changes
+        nothing, and the models a failed dbt build did build are in the warehouse, as
+        readers on Snowflake would see them too.
+        """
         with self._thread_lock:
             first = self._held == 0
             if first:
                 lock_file = self._acquire_file_lock()
             self._held += 1
             try:
-                yield
                 if first:
-                    self._publish_snapshot()
+                    self._connect().close()
+                yield
             finally:
                 self._held -= 1
                 if first:
-                    lock_file.close()  # releases the flock
+                    try:
+                        self._publish_snapshot()
+                    finally:
+                        lock_file.close()  # releases the flock
 
     def _acquire_file_lock(self):
         lock_path = Path(f"{self.path}.lock")
@@ -240,22 +253,38 @@ class DuckDBWarehouse(Warehouse):
                 delay = min(delay * 2, 2.0)
 
     def _publish_snapshot(self) -> None:
-        """Copy the live file (checkpointed, under the writers' lock) and rename it into place."""
+        """Copy the live file (checkpointed, under the writers' lock) and rename it into place.
+
+        Never raises: the write it follows has committed, so a copy that fails (a full disk)
+        leaves readers on the previous snapshot, says so, and the next write tries again.
+        """
         live = Path(self.path)
         if not live.exists():
             return
-        con = self._connect()
-        try:
-            con.execute("checkpoint")  # the WAL folded in, so the file alone is the database
-        finally:
-            con.close()
         target = self.reader_path()
-        target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # Copies left by a writer killed mid-copy (we hold the lock: none is in progress).
+            for stale in target.parent.glob(f".{target.name}.*.tmp"):
+                stale.unlink(missing_ok=True)
+            con = self._connect()
+            try:
+                con.execute("checkpoint")  # the WAL folded in, so the file alone is the database
+            finally:
+                con.close()
             shutil.copyfile(live, tmp)
-            os.chmod(tmp, 0o644)
+            os.chmod(tmp, 0o444)  # readers only
+            # A WAL beside the snapshot (left by a tool that opened it read-write) belongs to
+            # the old file and would make every reader of the new one fail.
+            Path(f"{target}.wal").unlink(missing_ok=True)
             os.replace(tmp, target)
+        except OSError as error:
+            log.warning(
+                "warehouse snapshot %s not refreshed (readers keep the previous one): %s",
+                target,
+                error,
+            )
         finally:
             tmp.unlink(missing_ok=True)
 
@@ -270,22 +299,22 @@ class DuckDBWarehouse(Warehouse):
                     self._register(con, load, f"incoming_{n}") for n, load in enumerate(loads)
                 ]
                 for load, source in zip(loads, sources, strict=True):
-                    schema, name = split_table(load.table)
-                    columns = [
-                        r[0] for r in con.execute(f"describe select * from {source}").fetchall()
-                    ]
-                    if load.partition_column not in columns:
+                    described = con.execute(f"describe select * from {source}").fetchall()
+                    if load.partition_column not in [row[0] for row in described]:
                         raise ValueError(
                             f"{load.table}: partition column "
                             f"{load.partition_column!r} is not in the rows"
                         )
-                    con.execute(f"create schema if not exists {schema}")
-                    con.execute(
-                        f"create table if not exists {schema}.{name} "
-                        f"as select * from {source} limit 0"
-                    )
                 con.execute("begin transaction")
                 try:
+                    # DDL inside the transaction too: a failed first load leaves no empty table.
+                    for load, source in zip(loads, sources, strict=True):
+                        schema, name = split_table(load.table)
+                        con.execute(f"create schema if not exists {schema}")
+                        con.execute(
+                            f"create table if not exists {schema}.{name} "
+                            f"as select * from {source} limit 0"
+                        )
                     for load, source in zip(loads, sources, strict=True):
                         loaded[load.table] = self._replace(con, load, source)
                     if before_commit is not None:
@@ -344,6 +373,9 @@ class DuckDBWarehouse(Warehouse):
         import duckdb
 
         path = self.reader_path()
+        if not path.exists() and Path(self.path).exists():
+            with self.writing():  # a warehouse written before snapshots existed
+                pass
         if not path.exists():
             raise FileNotFoundError(
                 f"no warehouse snapshot at {path}: nothing has been loaded yet (run `make demo`)"

@@ -92,3 +92,46 @@ def test_a_process_holding_the_live_file_fails_the_load_with_a_clear_message(war
         holder.close()
     # Once it lets go, loads go through again.
     assert warehouse.replace_partition(TABLE, rows(10, 5), "day", DAY) == 10
+
+
+def test_a_wal_left_beside_the_snapshot_does_not_break_readers(warehouse):
+    """A tool that opened the snapshot read-write and died leaves a WAL that belongs to the
+    old file; the next publication must not hand it to the new one."""
+    wal = warehouse.reader_path().with_name(warehouse.reader_path().name + ".wal")
+    wal.write_bytes(b"\x00" * 4096)
+    warehouse.replace_partition(TABLE, rows(7, 6), "day", DAY)
+    assert warehouse.read(f"select count(*) as n from {TABLE}").item() == 7
+    assert not wal.exists()
+
+
+def test_a_snapshot_that_cannot_be_copied_keeps_the_committed_load(warehouse, monkeypatch, caplog):
+    """A full disk while copying: the load has committed and says so by succeeding; readers
+    keep the previous snapshot, a warning says why, and the next write publishes."""
+    import errno
+    import shutil
+
+    real_copy = shutil.copyfile
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfile", disk_full)
+    assert warehouse.replace_partition(TABLE, rows(20, 7), "day", DAY) == 20
+    assert warehouse.query(f"select count(*) as n from {TABLE}").item() == 20
+    assert warehouse.read(f"select count(*) as n from {TABLE}").item() == 1_000
+    assert "not refreshed" in caplog.text
+    assert not list(warehouse.reader_path().parent.glob(".*.tmp"))
+
+    monkeypatch.setattr(shutil, "copyfile", real_copy)
+    warehouse.replace_partition(TABLE, rows(30, 8), "day", DAY)
+    assert warehouse.read(f"select count(*) as n from {TABLE}").item() == 30
+
+
+def test_a_failed_first_load_leaves_no_empty_table(warehouse):
+    def fail():
+        raise RuntimeError("publishing failed")
+
+    with pytest.raises(RuntimeError):
+        warehouse.replace_partition("raw.brand_new", rows(3, 1), "day", DAY, before_commit=fail)
+    tables = warehouse.query("select table_name from information_schema.tables")["table_name"]
+    assert "brand_new" not in tables.to_list()
