@@ -9,6 +9,7 @@ resources get them as `dg.EnvVar`s, so the UI shows the variable's name, not its
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,7 +21,13 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 REDIS_URL = "REDIS_URL"
 SNOWFLAKE_PASSWORD = "SNOWFLAKE_PASSWORD"
 SNOWFLAKE_PRIVATE_KEY_PATH = "SNOWFLAKE_PRIVATE_KEY_PATH"
-SECRET_VARIABLES = (REDIS_URL, SNOWFLAKE_PASSWORD, SNOWFLAKE_PRIVATE_KEY_PATH)
+SNOWFLAKE_PRIVATE_KEY_PASSPHRASE = "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE"
+SECRET_VARIABLES = (
+    REDIS_URL,
+    SNOWFLAKE_PASSWORD,
+    SNOWFLAKE_PRIVATE_KEY_PATH,
+    SNOWFLAKE_PRIVATE_KEY_PASSPHRASE,
+)
 
 DEFAULT_FIRST_DAY = "2026-07-01"
 REDIS_SCHEMES = ("redis", "rediss", "unix")
@@ -47,7 +54,7 @@ def _number(name: str, parse: type, default: float, minimum: float, form: str):
         value = parse(raw)
     except ValueError:
         raise SettingsError(f"{name} must be {form}, got {raw!r}") from None
-    if value < minimum:
+    if not math.isfinite(value) or value < minimum:
         raise SettingsError(f"{name} must be {form}, got {raw!r}")
     return value
 
@@ -62,7 +69,13 @@ def data_dir() -> Path:
 
 def storage_bucket() -> str | None:
     """The S3 bucket to use instead of the local folder, if `FIELDWORK_BUCKET` is set."""
-    return _get("FIELDWORK_BUCKET")
+    bucket = _get("FIELDWORK_BUCKET")
+    if bucket is not None and ("://" in bucket or "/" in bucket):
+        raise SettingsError(
+            f"FIELDWORK_BUCKET must be a bucket name such as my-bucket (no s3:// and no "
+            f"path), got {bucket!r}"
+        )
+    return bucket
 
 
 def aws_region() -> str:
@@ -110,17 +123,22 @@ def snowflake_settings() -> dict[str, str]:
         "password": SNOWFLAKE_PASSWORD,
         "authenticator": "SNOWFLAKE_AUTHENTICATOR",
         "private_key_path": SNOWFLAKE_PRIVATE_KEY_PATH,
+        "private_key_passphrase": SNOWFLAKE_PRIVATE_KEY_PASSPHRASE,
         "host": "SNOWFLAKE_HOST",
         "port": "SNOWFLAKE_PORT",
         "protocol": "SNOWFLAKE_PROTOCOL",
     }
-    required = ("account", "user", "database", "schema")
+    # dbt's `snowflake` target needs a role and a warehouse to run anything.
+    required = ("account", "user", "role", "warehouse", "database", "schema")
     missing = [fields[f] for f in required if not is_set(fields[f])]
     if missing:
         raise SettingsError(
             f"FIELDWORK_WAREHOUSE=snowflake needs {', '.join(missing)} "
             "(see the README, 'Local defaults and production')"
         )
+    port = _get("SNOWFLAKE_PORT")
+    if port is not None and not port.isdigit():
+        raise SettingsError(f"SNOWFLAKE_PORT must be a port number, got {port!r}")
     return {field: var for field, var in fields.items() if is_set(var)}
 
 
@@ -130,7 +148,9 @@ def snowflake_settings() -> dict[str, str]:
 def seniority_model_endpoint() -> str | None:
     """`host:port` of the seniority model; unset starts the reference server on loopback."""
     endpoint = _get("SENIORITY_MODEL_ENDPOINT")
-    if endpoint is not None and (":" not in endpoint or "://" in endpoint):
+    if endpoint is not None and (
+        "://" in endpoint or not endpoint.rpartition(":")[2].isdigit() or endpoint.startswith(":")
+    ):
         raise SettingsError(
             f"SENIORITY_MODEL_ENDPOINT must be host:port (no scheme), got {endpoint!r}"
         )
@@ -173,11 +193,16 @@ def first_day() -> str:
     """The first day partition (`FIELDWORK_FIRST_DAY`, YYYY-MM-DD): the first day of data held."""
     raw = _get("FIELDWORK_FIRST_DAY") or DEFAULT_FIRST_DAY
     try:
-        return dt.date.fromisoformat(raw).isoformat()
+        day = dt.date.fromisoformat(raw)
     except ValueError:
         raise SettingsError(
             f"FIELDWORK_FIRST_DAY must be a day as YYYY-MM-DD, got {raw!r}"
         ) from None
+    if day > dt.date.today():
+        raise SettingsError(
+            f"FIELDWORK_FIRST_DAY must be a past day (the first day of data held), got {raw!r}"
+        )
+    return day.isoformat()
 
 
 def executor_kind() -> str:

@@ -54,6 +54,9 @@ class SnowflakeWarehouse(Warehouse):
         default=None, description="e.g. `externalbrowser`, `oauth`; default is password auth."
     )
     private_key_path: str | None = Field(default=None, description="Key-pair auth (PEM file).")
+    private_key_passphrase: str | None = Field(
+        default=None, description="Passphrase of an encrypted private key."
+    )
     role: str | None = None
     warehouse: str | None = None
     database: str
@@ -73,6 +76,7 @@ class SnowflakeWarehouse(Warehouse):
             "password": self.password,
             "authenticator": self.authenticator,
             "private_key_file": self.private_key_path,
+            "private_key_file_pwd": self.private_key_passphrase,
             "role": self.role,
             "warehouse": self.warehouse,
             "database": self.database,

@@ -18,6 +18,8 @@ VARIABLES = (
     "FIELDWORK_WAREHOUSE",
     "FIELDWORK_FIRST_DAY",
     "FIELDWORK_EXECUTOR",
+    "FIELDWORK_BUCKET",
+    "SNOWFLAKE_PORT",
 )
 
 
@@ -88,6 +90,11 @@ def test_secrets_reach_resources_as_variable_names_never_values(monkeypatch):
         ("FIELDWORK_WAREHOUSE", "postgres", "FIELDWORK_WAREHOUSE must be 'duckdb' or 'snowflake'"),
         ("FIELDWORK_FIRST_DAY", "01/07/2026", "FIELDWORK_FIRST_DAY must be a day as YYYY-MM-DD"),
         ("FIELDWORK_EXECUTOR", "k8s", "FIELDWORK_EXECUTOR must be 'in_process' or 'multiprocess'"),
+        ("SENIORITY_DEADLINE_SECONDS", "nan", "SENIORITY_DEADLINE_SECONDS must be a number"),
+        ("SENIORITY_DEADLINE_SECONDS", "inf", "SENIORITY_DEADLINE_SECONDS must be a number"),
+        ("SENIORITY_MODEL_ENDPOINT", "model.internal:", "must be host:port"),
+        ("FIELDWORK_BUCKET", "s3://my-bucket", "FIELDWORK_BUCKET must be a bucket name"),
+        ("FIELDWORK_FIRST_DAY", "2099-01-01", "FIELDWORK_FIRST_DAY must be a past day"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable_and_the_form(monkeypatch, name, value, message):
@@ -107,5 +114,10 @@ def test_snowflake_without_its_required_variables_names_them(monkeypatch):
     for name in SNOWFLAKE_ENV:
         if name != "FIELDWORK_WAREHOUSE":
             monkeypatch.delenv(name, raising=False)
-    with pytest.raises(SettingsError, match="SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER"):
+    with pytest.raises(SettingsError, match="SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER, SNOWFLAKE_ROLE"):
+        build_warehouse()
+    for name, value in SNOWFLAKE_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SNOWFLAKE_PORT", "https")
+    with pytest.raises(SettingsError, match="SNOWFLAKE_PORT must be a port number"):
         build_warehouse()
