@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import io
+import json
 from dataclasses import dataclass
 from functools import cache
 
@@ -26,7 +27,7 @@ import dagster as dg
 import orjson
 import polars as pl
 
-from resources import build_storage, build_warehouse
+from resources import build_storage, build_warehouse, settings
 
 TABLE_NAME = "dagster/table_name"
 PARTITION_COLUMN = "fieldwork/partition_column"
@@ -45,6 +46,7 @@ class Location:
     """Where one asset's rows are, as its metadata says."""
 
     asset: str
+    group: str
     partitioned: bool
     table: str | None = None
     partition_column: str | None = None
@@ -57,13 +59,19 @@ class Location:
             return build_warehouse().relation(self.table)
         return f"{self.prefix}{self.glob or '*.' + (self.file_format or '')}"
 
-    def how_to_make(self, partition: str | None) -> str:
-        if partition is None or not self.partitioned:
-            return "`make demo`"
-        return (
-            f"`dagster asset materialize -m definitions --select {self.asset} "
-            f"--partition {partition}` (or `make demo DEMO_ARGS='--date {partition}'`)"
-        )
+    def how_to_make(self, day: str | None) -> str:
+        """The command that makes the asset's rows (for `day`, when given)."""
+        if day is None or self.partition_column is None:
+            return "`make demo` (locally), or materialize it in the Dagster UI"
+        first = settings.first_day()
+        if day < first:
+            return (
+                f"nothing: {day} is before the first day partition, {first} (FIELDWORK_FIRST_DAY)"
+            )
+        # The family's daily job: it makes the asset together with the assets it needs
+        # (a multi-asset's siblings, a dbt model's inputs).
+        tags = json.dumps({"dagster/partition": day})
+        return f"`dagster job execute -m definitions -j {self.group}_daily --tags '{tags}'`"
 
 
 @cache
@@ -82,6 +90,7 @@ def locations() -> dict[str, Location]:
         if meta.get(TABLE_NAME) or meta.get(STORAGE_PREFIX):
             found[name] = Location(
                 asset=name,
+                group=node.group_name,
                 partitioned=node.partitions_def is not None,
                 table=meta.get(TABLE_NAME),
                 partition_column=meta.get(PARTITION_COLUMN),

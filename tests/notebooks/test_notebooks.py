@@ -201,12 +201,16 @@ def test_a_day_not_loaded_names_the_command_that_makes_it(local):
     with pytest.raises(
         catalog.NotMaterializedError,
         match="posting_date = 2026-11-21 in raw.job_postings.*"
-        "dagster asset materialize -m definitions --select augmented_job_postings "
-        "--partition 2026-11-21",
+        "dagster job execute -m definitions -j postings_daily "
+        """--tags '{"dagster/partition": "2026-11-21"}'""",
     ):
         catalog.load("augmented_job_postings", "2026-11-21")
-    with pytest.raises(catalog.NotMaterializedError, match="--select weather_readings --partition"):
+    with pytest.raises(catalog.NotMaterializedError, match="-j weather_daily --tags"):
         catalog.load("weather_readings", "2026-11-21")
+    with pytest.raises(catalog.NotMaterializedError, match="-j weather_daily --tags"):
+        catalog.load("city_day_heat_index", "2026-11-21")
+    with pytest.raises(catalog.NotMaterializedError, match="before the first day partition"):
+        catalog.load("job_postings_quarantine", "2025-01-01")
 
 
 def test_nothing_materialized_says_where_it_looked(empty):
