@@ -225,7 +225,7 @@ def materialize_postings_models(project_dir, warehouse, *, raise_on_error: bool 
     project = build_dbt_project(project_dir)
     prepare_manifest(project, warehouse.dbt_vars())
     return dg.materialize(
-        [build_fieldwork_dbt_assets(project)],
+        build_fieldwork_dbt_assets(project),
         resources={"dbt": build_dbt_resource(project), "warehouse": warehouse},
         selection=dg.AssetSelection.groups("postings"),
         raise_on_error=raise_on_error,

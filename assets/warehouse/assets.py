@@ -27,6 +27,8 @@ from resources.warehouse import Warehouse
 LAYERS = ("staging", "intermediate", "marts", "views")
 DEFAULT_GROUP = "warehouse"
 DEFAULT_OWNERS = ["team:analytics-engineering"]
+# Families with dbt models; each tags its models, seeds and tests in dbt_project.yml.
+DBT_FAMILIES = ("postings", "weather")
 
 
 class FieldworkDbtTranslator(DagsterDbtTranslator):
@@ -67,16 +69,21 @@ class FieldworkDbtTranslator(DagsterDbtTranslator):
         return metadata
 
 
-def build_fieldwork_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
-    """The `@dbt_assets` of `project`; its manifest must exist (see `project.prepare_manifest`)."""
+def build_fieldwork_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
+    """One `@dbt_assets` per family (its models carry the family's dbt tag), so a failure in
+    one family's inputs skips only that family's models. The manifest must be prepared."""
+    return [build_family_dbt_assets(project, family) for family in DBT_FAMILIES]
 
+
+def build_family_dbt_assets(project: DbtProject, family: str) -> dg.AssetsDefinition:
     @dbt_assets(
         manifest=manifest_path(project),
         project=project,
         dagster_dbt_translator=FieldworkDbtTranslator(project),
-        name="fieldwork_dbt_assets",
+        select=f"tag:{family}",
+        name=f"{family}_dbt_models",
     )
-    def fieldwork_dbt_assets(
+    def family_dbt_models(
         context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
     ):
         """`dbt build` of the selected models, seeds and tests; row counts of what it built.
@@ -103,7 +110,7 @@ def build_fieldwork_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
             if failure is not None:
                 raise failure
 
-    return fieldwork_dbt_assets
+    return family_dbt_models
 
 
 def with_row_count(event, warehouse: Warehouse, context: dg.AssetExecutionContext):

@@ -5,4 +5,4 @@ import dagster as dg
 
 from assets.warehouse.assets import fieldwork_dbt_assets
 
-defs = dg.Definitions(assets=[fieldwork_dbt_assets])
+defs = dg.Definitions(assets=fieldwork_dbt_assets)

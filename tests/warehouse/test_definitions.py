@@ -33,7 +33,7 @@ def test_a_prepared_manifest_gives_groups_owners_tables_and_lineage(
     prepare_manifest(project)
 
     defs = dg.Definitions(
-        assets=[build_fieldwork_dbt_assets(project)],
+        assets=build_fieldwork_dbt_assets(project),
         resources={
             "dbt": build_dbt_resource(project),
             "warehouse": DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb")),
