@@ -3,7 +3,7 @@
 Importing this module parses nothing. The manifest Dagster builds its assets from is
 prepared ahead of time, as dagster-dbt recommends:
 - `make setup` runs `python -m scripts.prepare_dbt`, which parses into `target/<target>/`;
-- under `dagster dev`, `prepare_if_dev()` re-parses at every load to pick up edits;
+- under `dagster dev` (only there), it is re-parsed at every load to pick up edits;
 - a deployment image runs `dagster-dbt project prepare-and-package --file resources/dbt.py`.
 """
 
@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
+from dagster_dbt.dbt_project import using_dagster_dev
 
 from resources import settings
 
@@ -77,7 +78,10 @@ def manifest_path(project: DbtProject) -> Path:
 
 
 fieldwork_dbt_project = build_dbt_project()
-fieldwork_dbt_project.prepare_if_dev()
+# What `DbtProject.prepare_if_dev()` does, with the dbt beside this interpreter: under
+# `dagster dev` the manifest follows edits to the models at every load.
+if using_dagster_dev():
+    prepare_manifest(fieldwork_dbt_project)
 
 
 def build_dbt_resource(project: DbtProject = fieldwork_dbt_project) -> DbtCliResource:
