@@ -13,6 +13,7 @@ import time
 
 import dagster as dg
 
+from assets.partitions import daily_partitions
 from assets.postings.augment import output_prefix
 from resources import build_storage, build_warehouse, settings
 from scripts.demo_weather import materialization_metadata, weather_summary, write_demo_day
@@ -75,6 +76,27 @@ def warehouse_summary(result) -> list[str]:
     return lines + ([f"  failed: {failed}"] if failed else [])
 
 
+def refusal(day: str) -> str | None:
+    """Why the demo must not run, checked before it writes anything (None: it may)."""
+    if settings.storage_bucket() or settings.warehouse_kind() == "snowflake":
+        return (
+            "the demo writes sample data and runs on the local defaults only; unset "
+            "FIELDWORK_BUCKET and FIELDWORK_WAREHOUSE (production is never fed sample data)"
+        )
+    if not daily_partitions.has_partition_key(day):
+        first, last = (
+            daily_partitions.get_first_partition_key(),
+            daily_partitions.get_last_partition_key(),
+        )
+        return f"--date must be a day as YYYY-MM-DD from {first} to {last}, got {day!r}"
+    try:
+        dg.DagsterInstance.get().dispose()
+    except Exception as error:  # Dagster says which variable or file is wrong
+        reason = str(error).strip().splitlines()[0]
+        return f"no Dagster instance ({reason}); run it with `make demo`, which sets DAGSTER_HOME"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -84,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full-scale", action="store_true", help="8M postings, 15,000 cities")
     args = parser.parse_args(argv)
     lines = 8_000_000 if args.full_scale else args.postings
+    if problem := refusal(args.date):
+        print(f"make demo: {problem}", file=sys.stderr)
+        return 2
 
     started = time.perf_counter()
     storage = build_storage()

@@ -48,12 +48,18 @@ class LaunchedRun:
         ]
 
     def failures(self) -> list[str]:
-        """The step failures' messages, for a person."""
-        return [
-            f"{e.step_key}: {e.event_specific_data.error.message.strip()}"
-            for e in self.events
-            if e.event_type == DagsterEventType.STEP_FAILURE and e.event_specific_data.error
-        ]
+        """Why the run failed, for a person: each failed step's error down to its root cause,
+        and the run's own failure message (a run worker that died has no failed step)."""
+        found = []
+        for e in self.events:
+            if e.event_type == DagsterEventType.STEP_FAILURE and e.event_specific_data.error:
+                error = e.event_specific_data.error
+                while error.cause is not None:  # Dagster wraps the user's error
+                    error = error.cause
+                found.append(f"{e.step_key}: {error.message.strip()}")
+            elif e.event_type == DagsterEventType.RUN_FAILURE and not found:
+                found.append(f"run: {e.message}")
+        return found
 
 
 def launch_and_wait(
