@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
+import socket
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -19,6 +21,33 @@ from pathlib import Path
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
+
+# A staging file's name says which process made it (`.<name>.<random>.<host>-<pid>.tmp`), so
+# a later run can tell the leftovers of a killed run from the files of one still running.
+_STAGING_OWNER = re.compile(r"\.(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)\.tmp$")
+
+
+def is_hidden(key: str) -> bool:
+    """A key with a segment starting with "." is hidden: never data, on any storage."""
+    return any(part.startswith(".") for part in key.split("/"))
+
+
+def _this_host() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
+
+
+def _staging_suffix() -> str:
+    return f".{_this_host()}-{os.getpid()}.tmp"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: alive
+    return True
 
 
 @dataclass(frozen=True)
@@ -33,8 +62,10 @@ class ObjectStorage(dg.ConfigurableResource, ABC):
     """Bucket-shaped storage. Subclasses decide where the bytes live."""
 
     @abstractmethod
-    def list_objects(self, prefix: str) -> list[StoredObject]:
-        """Every object under `prefix`, sorted by key, excluding "folders" and hidden files."""
+    def list_objects(self, prefix: str, include_hidden: bool = False) -> list[StoredObject]:
+        """Every object under `prefix`, sorted by key, excluding "folders", and hidden objects
+        (`is_hidden`: a segment of the key starts with ".") unless `include_hidden`. One rule
+        for the folder and the bucket."""
 
     def list_keys(self, prefix: str) -> list[str]:
         return [o.key for o in self.list_objects(prefix)]
@@ -72,6 +103,12 @@ class ObjectStorage(dg.ConfigurableResource, ABC):
     def exists(self, key: str) -> bool:
         return key in self.list_keys(key)
 
+    def remove_abandoned_staging(self, prefix: str) -> list[str]:
+        """Remove the staging files under `prefix` that a killed run left; the keys removed.
+
+        Only storages that stage beside the objects leave any (the local folder)."""
+        return []
+
 
 class LocalObjectStorage(ObjectStorage):
     """A folder laid out like the buckets; the local default."""
@@ -84,21 +121,23 @@ class LocalObjectStorage(ObjectStorage):
             raise ValueError(f"object key {key!r} escapes the storage root {self.root}")
         return path
 
-    def list_objects(self, prefix: str) -> list[StoredObject]:
+    def list_objects(self, prefix: str, include_hidden: bool = False) -> list[StoredObject]:
         root = Path(self.root).resolve()
         base = root / prefix
         if base.is_file():
             paths = [base]
         elif base.is_dir():
-            paths = [p for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")]
+            paths = [p for p in base.rglob("*") if p.is_file()]
         else:
             return []
         objects = []
         for path in paths:
-            stat = path.stat()
-            objects.append(
-                StoredObject(path.relative_to(root).as_posix(), stat.st_size, str(stat.st_mtime_ns))
-            )
+            key = path.relative_to(root).as_posix()
+            if not include_hidden and is_hidden(key):
+                continue
+            with contextlib.suppress(FileNotFoundError):  # a staging file renamed meanwhile
+                stat = path.stat()
+                objects.append(StoredObject(key, stat.st_size, str(stat.st_mtime_ns)))
         return sorted(objects, key=lambda o: o.key)
 
     def read_bytes(self, key: str) -> bytes:
@@ -116,13 +155,26 @@ class LocalObjectStorage(ObjectStorage):
         # Same folder as the target, so publishing is a rename on one filesystem.
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        os.close(fd)
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would make published objects private
+        tmp = _staged_beside(target)
         try:
-            yield Path(tmp)
+            yield tmp
         finally:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
+
+    def remove_abandoned_staging(self, prefix: str) -> list[str]:
+        """Staging files of this host whose process is gone: a run killed (SIGKILL, OOM)
+        before it could remove them. Files of a live process, a run of the same day in
+        progress, are left alone; so are other hosts' (their pids mean nothing here)."""
+        removed = []
+        for obj in self.list_objects(prefix, include_hidden=True):
+            owner = _STAGING_OWNER.search(obj.key.rsplit("/", 1)[-1])
+            if not owner or not obj.key.rsplit("/", 1)[-1].startswith("."):
+                continue
+            if owner["host"] != _this_host() or _pid_alive(int(owner["pid"])):
+                continue
+            self._path(obj.key).unlink(missing_ok=True)
+            removed.append(obj.key)
+        return removed
 
     def upload_file(self, path: Path, key: str) -> None:
         target = self._path(key)
@@ -130,20 +182,28 @@ class LocalObjectStorage(ObjectStorage):
         if Path(path).parent == target.parent:
             os.replace(path, target)
             return
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        os.close(fd)
-        os.chmod(tmp, 0o644)
+        tmp = _staged_beside(target)
         try:
             shutil.copyfile(path, tmp)
             os.replace(tmp, target)
         finally:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
     def uri(self, key: str) -> str:
         return str(self._path(key))
+
+
+def _staged_beside(target: Path) -> Path:
+    """A new hidden staging file in `target`'s folder, named for this host and process."""
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=_staging_suffix(), dir=target.parent
+    )
+    os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp's 0600 would make published objects private
+    return Path(tmp)
 
 
 class S3ObjectStorage(ObjectStorage):
@@ -159,14 +219,14 @@ class S3ObjectStorage(ObjectStorage):
             self._client = self.s3.get_client()
         return self._client
 
-    def list_objects(self, prefix: str) -> list[StoredObject]:
+    def list_objects(self, prefix: str, include_hidden: bool = False) -> list[StoredObject]:
         objects: list[StoredObject] = []
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             objects.extend(
                 StoredObject(o["Key"], o["Size"], o["ETag"].strip('"'))
                 for o in page.get("Contents", [])
-                if not o["Key"].endswith("/")
+                if not o["Key"].endswith("/") and (include_hidden or not is_hidden(o["Key"]))
             )
         return sorted(objects, key=lambda o: o.key)
 
