@@ -9,11 +9,12 @@ import dagster as dg
 from assets.partitions import daily_partitions
 from assets.postings.augment import (
     OUTPUT_PREFIX,
-    POSTING_SUFFIXES,
     QUARANTINE_NAME,
     RAW_PREFIX,
     PostingsDay,
     augment_postings_day,
+    compression_of,
+    day_objects,
     open_postings_day,
     output_prefix,
     raw_prefix,
@@ -55,26 +56,42 @@ _IN_WAREHOUSE = {
     partitions_def=daily_partitions,
     kinds={"json"},
     metadata=_in_storage(f"{RAW_PREFIX}/{{partition}}/"),
-    description="The day's raw job-posting JSONL files under job-postings-raw/<date>/.",
+    description=(
+        "The day's raw job-posting JSONL files (plain, .gz or .zst) under job-postings-raw/<date>/."
+    ),
 )
 def raw_job_postings(
     context: dg.AssetExecutionContext, storage: ObjectStorage
 ) -> dg.MaterializeResult:
     day = context.partition_key
-    objects = [o for o in storage.list_objects(raw_prefix(day)) if o.key.endswith(POSTING_SUFFIXES)]
+    objects, ignored = day_objects(storage, day)
+    _warn_ignored(context, storage, day, ignored)
     if not objects:
+        ignored_note = f"; ignored: {ignored}" if ignored else ""
         raise dg.Failure(
             description=(
-                f"no job-posting files (*.jsonl) for {day} under {storage.uri(raw_prefix(day))}"
+                f"no job-posting files (*.jsonl, *.ndjson, optionally .gz or .zst) for {day} "
+                f"under {storage.uri(raw_prefix(day))}{ignored_note}"
             ),
+            metadata={"ignored_objects": ignored},
         )
     return dg.MaterializeResult(
         metadata={
             "files": len(objects),
+            "compressed_files": sum(compression_of(o.key) is not None for o in objects),
             "bytes": sum(o.size for o in objects),
+            "ignored_objects": ignored,
             "location": dg.MetadataValue.path(storage.uri(raw_prefix(day))),
         }
     )
+
+
+def _warn_ignored(
+    context: dg.AssetExecutionContext, storage: ObjectStorage, day: str, ignored: dict[str, str]
+) -> None:
+    """Nothing in the day's prefix is skipped without a word."""
+    for name, reason in ignored.items():
+        context.log.warning(f"ignored {storage.uri(raw_prefix(day) + name)}: {reason}")
 
 
 @dg.multi_asset(
@@ -125,6 +142,16 @@ def augmented_job_postings(
             augment_postings_day(postings_day, cache, model)
         report = postings_day.report
         context.log.info(report.summary())
+        if report.ignored_objects:
+            context.log.warning(
+                f"{len(report.ignored_objects)} objects under {storage.uri(raw_prefix(day))} "
+                f"are not posting files and were ignored: {sorted(report.ignored_objects)}"
+            )
+        if report.abandoned_staging_removed:
+            context.log.warning(
+                f"removed {len(report.abandoned_staging_removed)} staging files a killed run "
+                f"had left: {report.abandoned_staging_removed}"
+            )
         check_results = posting_check_results(report)
         failed = failed_blocking_checks(check_results)
         if failed:
@@ -167,6 +194,9 @@ def augmented_job_postings(
             "seconds": round(report.seconds, 3),
             "phase_seconds": report.phase_seconds,
             "files": report.files,
+            "compressed_files": report.compressed_files,
+            "ignored_objects": report.ignored_objects,
+            "abandoned_staging_removed": report.abandoned_staging_removed,
             "files_written_from_cache": report.files_written_from_cache,
             "warehouse_rows": loaded,
             "warehouse_table": WAREHOUSE_TABLE,

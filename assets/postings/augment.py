@@ -2,7 +2,9 @@
 
 One `PostingsDay` holds the day's state; each step is a function over it:
 
-1. `open_postings_day`: local copies of the raw files, a staging file for every output.
+1. `open_postings_day`: what a killed run left removed; local copies of the raw files
+   (decompressed); a staging file for every output. Objects of the day's prefix that are
+   not posting files are listed as ignored, each with its reason.
 2. `stage_files_the_cache_knows` (first pass): every file is parsed and its (company, title)
    pairs added to the day's pairs, each normalized and looked up in the cache once per
    day. A file whose pairs the cache all knows is staged straight away, while its lines
@@ -14,7 +16,8 @@ One `PostingsDay` holds the day's state; each step is a function over it:
 6. `PostingsDay.publish`: every staged output put in place of the previous one, and the
    outputs of raw files that are gone removed.
 
-Every valid line is written unchanged but for a trailing `"seniority": <level>` field.
+Every valid line is written unchanged but for a trailing `"seniority": <level>` field;
+a compressed file's output is compressed the same way (`part.jsonl.gz` -> `part.jsonl.gz`).
 Nothing is published before every output is staged, so a failure (the model down, a file
 changed under us) leaves the previous outputs as they were; the asset also publishes
 only once the checks have passed and the warehouse has the rows.
@@ -23,7 +26,10 @@ only once the checks have passed and the warehouse has the rows.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import math
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -39,18 +45,29 @@ from assets.postings.pairs import (
     SeniorityModelClient,
 )
 from assets.postings.parse import (
+    BOM,
     QUARANTINE_SCHEMA,
     ParsedPostings,
     parse_postings_file,
     read_valid_lines,
 )
-from resources.object_storage import ObjectStorage
+from resources.object_storage import ObjectStorage, StoredObject, is_hidden
 from resources.seniority_cache import SeniorityCacheClient
 
 RAW_PREFIX = "job-postings-raw"
 OUTPUT_PREFIX = "job-postings-mod"
 QUARANTINE_NAME = "_quarantine.jsonl"
 POSTING_SUFFIXES = (".jsonl", ".ndjson")
+# Compressed posting files, read and written in their own compression.
+COMPRESSIONS = (".gz", ".zst")
+ALL_POSTING_SUFFIXES = POSTING_SUFFIXES + tuple(
+    s + c for s in POSTING_SUFFIXES for c in COMPRESSIONS
+)
+# Names starting with "_" are the platform's own beside the outputs (the quarantine), and
+# by the Hadoop/Spark convention producers' markers (`_SUCCESS`): never a posting file, so
+# no raw file can be published over the quarantine.
+RESERVED_PREFIX = "_"
+COPY_CHUNK = 16 * 1024 * 1024
 # Files parsed and written at a time; Polars releases the GIL, so two overlap well.
 PARALLEL_FILES = 2
 
@@ -86,10 +103,80 @@ def quarantine_key(partition_date: str) -> str:
     return output_prefix(partition_date) + QUARANTINE_NAME
 
 
+def why_not_a_posting_file(key: str, prefix: str = "") -> str | None:
+    """Why the object `key` (under `prefix`) is not a posting file, or None if it is one."""
+    name = key.removeprefix(prefix)
+    if is_hidden(name):
+        return "hidden (a name starting with '.'): never a posting file"
+    if any(part.startswith(RESERVED_PREFIX) for part in name.split("/")):
+        return (
+            "reserved (a name starting with '_' is a marker or the platform's own file, "
+            "like the quarantine): rename it to read it"
+        )
+    if not name.endswith(ALL_POSTING_SUFFIXES):
+        return "not a posting file (*.jsonl or *.ndjson, optionally .gz or .zst)"
+    return None
+
+
+def day_objects(
+    storage: ObjectStorage, partition_date: str
+) -> tuple[list[StoredObject], dict[str, str]]:
+    """The day's posting files in a stable order, and every other object of its prefix
+    (hidden ones included) by name under the prefix, with why it is ignored."""
+    prefix = raw_prefix(partition_date)
+    postings, ignored = [], {}
+    for obj in storage.list_objects(prefix, include_hidden=True):
+        reason = why_not_a_posting_file(obj.key, prefix)
+        if reason is None:
+            postings.append(obj)
+        else:
+            ignored[obj.key.removeprefix(prefix)] = reason
+    return postings, ignored
+
+
 def posting_files(storage: ObjectStorage, partition_date: str) -> list[str]:
-    """The day's JSONL files under the raw prefix, in a stable order."""
-    keys = storage.list_keys(raw_prefix(partition_date))
-    return [key for key in keys if key.endswith(POSTING_SUFFIXES)]
+    """The day's posting files under the raw prefix, in a stable order."""
+    return [o.key for o in day_objects(storage, partition_date)[0]]
+
+
+def compression_of(key: str) -> str | None:
+    """ ".gz", ".zst" or None (a plain file)."""
+    return next((c for c in COMPRESSIONS if key.endswith(c)), None)
+
+
+def _zstd_stream(path: Path, mode: str):
+    # No `zstandard` in the environment and no zstd in Python 3.11's stdlib: Arrow's codec.
+    import pyarrow as pa
+
+    if mode == "rb":
+        return pa.CompressedInputStream(pa.OSFile(str(path), "rb"), "zstd")
+    return pa.CompressedOutputStream(pa.OSFile(str(path), "wb"), "zstd")
+
+
+def decompress(source: Path, target: Path, compression: str, key: str) -> None:
+    """`source` decompressed into `target`; a damaged file fails naming `key`."""
+    try:
+        if compression == ".gz":
+            opened = gzip.open(source, "rb")
+        else:
+            opened = _zstd_stream(source, "rb")
+        with opened as src, target.open("wb") as out:
+            shutil.copyfileobj(src, out, COPY_CHUNK)
+    except (OSError, EOFError, ValueError) as error:
+        raise RuntimeError(f"{key} cannot be decompressed ({compression}): {error}") from error
+
+
+def compress(source: Path, target: Path, compression: str) -> None:
+    """`source` compressed into `target`, the same bytes for the same input (no name or time
+    in a gzip header), so reruns stay byte-identical."""
+    with source.open("rb") as src, contextlib.ExitStack() as stack:
+        if compression == ".gz":
+            raw_out = stack.enter_context(target.open("wb"))
+            out = gzip.GzipFile(filename="", mode="wb", fileobj=raw_out, compresslevel=6, mtime=0)
+        else:
+            out = _zstd_stream(target, "wb")
+        with out:
+            shutil.copyfileobj(src, out, COPY_CHUNK)
 
 
 @dataclass
@@ -102,6 +189,7 @@ class AugmentReport:
     # server's own limit.
     batch_size: int = 0
     files: int = 0
+    compressed_files: int = 0
     lines_in: int = 0
     lines_out: int = 0
     lines_quarantined: int = 0
@@ -118,6 +206,10 @@ class AugmentReport:
     # Files written in the first pass, because the cache knew all their pairs.
     files_written_from_cache: int = 0
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    # Objects of the raw prefix that are not posting files, by name, with the reason.
+    ignored_objects: dict[str, str] = field(default_factory=dict)
+    # Staging files a killed run had left under the output prefix, removed by this run.
+    abandoned_staging_removed: list[str] = field(default_factory=list)
     # Where the time went: local copies, first pass (parse, pairs, cache, files the cache
     # fully knew), model, second pass (the other files), quarantine, publish.
     phase_seconds: dict[str, float] = field(default_factory=dict)
@@ -182,6 +274,8 @@ class PostingsDay:
     local_paths: dict[str, Path]
     staged_paths: dict[str, Path]
     staged_quarantine: Path
+    # Where plain copies of compressed files are written before compression.
+    scratch: Path
     files: list[StagedFile] = field(default_factory=list)
     # Keys put in place so far by `publish`: what a failure during publishing changed.
     published: list[str] = field(default_factory=list)
@@ -221,18 +315,39 @@ def open_postings_day(storage: ObjectStorage, partition_date: str) -> Iterator[P
     """The day's raw files as local copies, with a staging file for every output."""
     started = time.perf_counter()
     report = AugmentReport(partition_date, quarantine_key(partition_date))
-    keys = posting_files(storage, partition_date)
+    report.abandoned_staging_removed = storage.remove_abandoned_staging(
+        output_prefix(partition_date)
+    )
+    objects, report.ignored_objects = day_objects(storage, partition_date)
+    keys = [o.key for o in objects]
     report.files = len(keys)
+    report.compressed_files = sum(compression_of(key) is not None for key in keys)
     with contextlib.ExitStack() as scratch:
+        work = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="fieldwork-")))
         with report.timed_phase("local copies"):
-            local_paths = {key: scratch.enter_context(storage.local_copy(key)) for key in keys}
+            local_paths = {}
+            for number, key in enumerate(keys):
+                local = scratch.enter_context(storage.local_copy(key))
+                compression = compression_of(key)
+                if compression:
+                    plain = work / f"raw-{number}.jsonl"
+                    decompress(local, plain, compression, key)
+                    local = plain
+                local_paths[key] = local
         staged_paths = {
             key: scratch.enter_context(storage.staging_file(output_key(key, partition_date)))
             for key in keys
         }
         staged_quarantine = scratch.enter_context(storage.staging_file(report.quarantine_key))
         yield PostingsDay(
-            storage, partition_date, report, started, local_paths, staged_paths, staged_quarantine
+            storage,
+            partition_date,
+            report,
+            started,
+            local_paths,
+            staged_paths,
+            staged_quarantine,
+            work,
         )
 
 
@@ -266,9 +381,7 @@ def stage_files_the_cache_knows(
         parsed.valid = pair_keys.with_pair_key(parsed.valid)
         levels = pairs.add_file_pairs(parsed.valid)
         if levels.filter(USABLE & pl.col("seniority").is_null()).is_empty():
-            return stage_augmented_file(
-                parsed, parsed.text, levels, day.staged_paths[key], day.partition_date
-            )
+            return stage_augmented_file(parsed, parsed.text, levels, day)
         # Read again once the model has answered: holding every waiting file's text made
         # the files parsed after it 2-3x slower at 8M lines (measured).
         parsed.text = None
@@ -294,7 +407,7 @@ def stage_waiting_files(
     def stage(parsed: ParsedPostings) -> StagedFile:
         key = parsed.source_key
         text = read_valid_lines(day.local_paths[key], parsed.valid, parsed.lines_in, key)
-        return stage_augmented_file(parsed, text, levels, day.staged_paths[key], day.partition_date)
+        return stage_augmented_file(parsed, text, levels, day)
 
     staged_later = iter(pool.map(stage, waiting))
     return [next(staged_later) if isinstance(f, ParsedPostings) else f for f in first_pass]
@@ -345,29 +458,46 @@ def augment_postings(
         return AugmentResult(report=day.report, postings=day.warehouse_rows())
 
 
-def _write_with_seniority(lines: pl.Series, levels: pl.Series, path: Path) -> None:
+def _write_with_seniority(lines: pl.Series, levels: pl.Series, path: Path, bom: bool) -> None:
     """Write each original line with `"seniority": N` added before its closing brace.
 
     Written as two CSV columns joined by the separator ",": the line without its brace,
     then `"seniority":N}`. Slicing off the brace is a view, so the lines are never
     copied into new strings (measured: about half the time of building whole lines).
+    What follows a line's brace (the CR of a CRLF ending, blanks) follows the level.
     """
-    suffixes = pl.select(
-        pl.concat_str([pl.lit('"seniority":'), levels.cast(pl.String), pl.lit("}")])
-    ).to_series()
-    pl.DataFrame({"head": lines.str.head(-1), "suffix": suffixes}).write_csv(
-        path, include_header=False, quote_style="never", separator=","
-    )
+    if lines.str.ends_with("}").all():
+        suffixes = pl.select(
+            pl.concat_str([pl.lit('"seniority":'), levels.cast(pl.String), pl.lit("}")])
+        ).to_series()
+        frame = pl.DataFrame({"head": lines.str.head(-1), "suffix": suffixes})
+    else:
+        body = pl.col("line").str.strip_chars_end(" \t\r")
+        frame = pl.DataFrame({"line": lines, "level": levels}).select(
+            head=body.str.head(-1),
+            suffix=pl.concat_str(
+                pl.lit('"seniority":'),
+                pl.col("level").cast(pl.String),
+                pl.lit("}"),
+                pl.col("line").str.slice(body.str.len_chars()),
+            ),
+        )
+    options = {"include_header": False, "quote_style": "never", "separator": ","}
+    if not bom:
+        frame.write_csv(path, **options)
+        return
+    with path.open("wb") as out:
+        out.write(BOM.encode())
+        frame.write_csv(out, **options)
 
 
 def stage_augmented_file(
-    parsed: ParsedPostings,
-    text: pl.Series,
-    levels: pl.DataFrame,
-    staged: Path,
-    partition_date: str,
+    parsed: ParsedPostings, text: pl.Series, levels: pl.DataFrame, day: PostingsDay
 ) -> StagedFile:
-    """Write one file's valid lines with their level (`levels`: by `pair_key`) to `staged`."""
+    """Write one file's valid lines with their level (`levels`: by `pair_key`) to its staging
+    file, compressed as the raw file is."""
+    partition_date = day.partition_date
+    staged = day.staged_paths[parsed.source_key]
     quarantined = [parsed.quarantine]
     joined = parsed.valid.with_columns(line=text)
     joined = joined.join(levels, on="pair_key", how="left", maintain_order="left")
@@ -389,7 +519,14 @@ def stage_augmented_file(
     without_level = joined.select(
         (pl.col("seniority").is_null() | ~pl.col("seniority").is_between(1, 7)).sum()
     ).item()
-    _write_with_seniority(joined["line"], joined["seniority"], staged)
+    compression = compression_of(parsed.source_key)
+    if compression is None:
+        _write_with_seniority(joined["line"], joined["seniority"], staged, parsed.bom)
+    else:
+        plain = day.scratch / f"{staged.name}.plain"
+        _write_with_seniority(joined["line"], joined["seniority"], plain, parsed.bom)
+        compress(plain, staged, compression)
+        plain.unlink()
     warehouse_rows = joined.with_columns(
         posting_date=pl.lit(partition_date).str.to_date(),
         source_key=pl.lit(parsed.source_key),

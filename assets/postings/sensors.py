@@ -7,7 +7,7 @@ from collections import defaultdict
 import dagster as dg
 
 from assets.partitions import daily_partitions
-from assets.postings.augment import POSTING_SUFFIXES, RAW_PREFIX
+from assets.postings.augment import RAW_PREFIX, why_not_a_posting_file
 from resources.object_storage import ObjectStorage, StoredObject
 
 # Defined with the other jobs, by group, in assets/jobs.py.
@@ -19,7 +19,8 @@ def day_fingerprints(objects: list[StoredObject]) -> dict[str, str]:
     by_day: dict[str, list[str]] = defaultdict(list)
     for obj in objects:
         parts = obj.key.split("/")
-        if len(parts) < 3 or not obj.key.endswith(POSTING_SUFFIXES):
+        # Plain and compressed posting files; what the run would ignore starts nothing.
+        if len(parts) < 3 or why_not_a_posting_file(obj.key, f"{RAW_PREFIX}/{parts[1]}/"):
             continue
         by_day[parts[1]].append(f"{obj.key}:{obj.size}:{obj.version}")
     return {
