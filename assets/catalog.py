@@ -26,6 +26,7 @@ from functools import cache
 import dagster as dg
 import orjson
 import polars as pl
+import pyarrow as pa
 
 from resources import build_storage, build_warehouse, settings
 
@@ -35,6 +36,12 @@ STORAGE_PREFIX = "fieldwork/storage_prefix"
 STORAGE_FORMAT = "fieldwork/storage_format"
 STORAGE_GLOB = "fieldwork/storage_glob"
 FORMATS = ("jsonl", "parquet")
+COMPRESSIONS = {".gz": "gzip", ".zst": "zstd"}
+FORMAT_SUFFIXES = {
+    "jsonl": tuple(f"{ext}{c}" for ext in (".jsonl", ".ndjson") for c in ("", *COMPRESSIONS)),
+    "parquet": (".parquet",),
+    "": ("",),
+}
 
 
 class NotMaterializedError(LookupError):
@@ -179,11 +186,12 @@ def _load_files(location: Location, day: str | None) -> pl.DataFrame:
         raise ValueError(
             f"{location.asset}: storage format {location.file_format!r} is not one of {FORMATS}"
         )
-    pattern = location.glob or f"*.{location.file_format}"
+    pattern = location.glob or "*"
     keys = [
         key
         for key in storage.list_keys(prefix)
-        if _matches(key, template, pattern) and (day is None or f"/{day}/" in f"/{key}")
+        if _matches(key, template, pattern, location.file_format)
+        and (day is None or f"/{day}/" in f"/{key}")
     ]
     if not keys:
         shown = template.replace("{partition}", day or "<date>")
@@ -196,8 +204,14 @@ def _load_files(location: Location, day: str | None) -> pl.DataFrame:
     return pl.concat(frames, how="diagonal_relaxed")
 
 
-def _matches(key: str, template: str, pattern: str) -> bool:
-    """Whether `key` is one of the asset's files: under its prefix and named by its pattern."""
+def _matches(key: str, template: str, pattern: str, file_format: str | None) -> bool:
+    """Whether `key` is one of the asset's files: under its prefix, named by its pattern and
+    its format, and not hidden (staging files of a run in progress start with a dot)."""
+    name = key.rsplit("/", 1)[-1]
+    if any(part.startswith(".") for part in key.split("/")):
+        return False
+    if template.endswith("/") and not name.endswith(FORMAT_SUFFIXES[file_format or ""]):
+        return False
     if (
         template.endswith("/")
         or "{partition}/" in template
@@ -212,7 +226,7 @@ def _matches(key: str, template: str, pattern: str) -> bool:
 def _read(storage, key: str, file_format: str | None, day_column: str) -> pl.DataFrame:
     """One file's rows, with the day it belongs to (`day_column`) and where it came from."""
     day = next((part for part in key.split("/") if _is_day(part)), None)
-    data = storage.read_bytes(key)
+    data = _decompressed(storage.read_bytes(key), key)
     if file_format == "parquet":
         frame = pl.read_parquet(io.BytesIO(data))
     else:
@@ -222,6 +236,14 @@ def _read(storage, key: str, file_format: str | None, day_column: str) -> pl.Dat
         extra = {day_column: pl.lit(dt.date.fromisoformat(day), pl.Date), **extra}
     # with_columns, not select: an empty file stays zero rows instead of one row of literals.
     return frame.with_columns(**extra).select(*extra, pl.exclude(*extra))
+
+
+def _decompressed(data: bytes, key: str) -> bytes:
+    """The bytes of a `.gz` or `.zst` object uncompressed (producers write both)."""
+    for suffix, codec in COMPRESSIONS.items():
+        if key.endswith(suffix):
+            return pa.input_stream(pa.py_buffer(data), compression=codec).read()
+    return data
 
 
 def _read_jsonl(data: bytes) -> pl.DataFrame:

@@ -3,13 +3,14 @@
 Importing this module parses nothing. The manifest Dagster builds its assets from is
 prepared ahead of time, as dagster-dbt recommends:
 - `make setup` runs `python -m scripts.prepare_dbt`, which parses into `target/<target>/`;
-- under `dagster dev` (only there), it is re-parsed at every load to pick up edits;
+- under `dagster dev` (only there), it is re-parsed when a model changed since;
 - a deployment image runs `dagster-dbt project prepare-and-package --file resources/dbt.py`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sys
@@ -21,6 +22,8 @@ from dagster_dbt import DbtCliResource, DbtProject
 from dagster_dbt.dbt_project import using_dagster_dev
 
 from resources import settings
+
+log = logging.getLogger(__name__)
 
 # The dbt installed beside this interpreter, so an unactivated venv still finds it.
 _VENV_DBT = Path(sys.executable).with_name("dbt")
@@ -77,11 +80,30 @@ def manifest_path(project: DbtProject) -> Path:
     return project.manifest_path
 
 
+def manifest_is_stale(project: DbtProject) -> bool:
+    """Whether a model, seed, test, macro or the project's configuration changed since the
+    manifest was prepared (or there is none)."""
+    if not project.manifest_path.exists():
+        return True
+    prepared = project.manifest_path.stat().st_mtime
+    root = Path(project.project_dir)
+    sources = [root / "dbt_project.yml", root / "profiles.yml"]
+    for folder in ("models", "seeds", "tests", "macros", "snapshots"):
+        sources.extend(path for path in (root / folder).rglob("*") if path.is_file())
+    return any(path.exists() and path.stat().st_mtime > prepared for path in sources)
+
+
 fieldwork_dbt_project = build_dbt_project()
-# What `DbtProject.prepare_if_dev()` does, with the dbt beside this interpreter: under
-# `dagster dev` the manifest follows edits to the models at every load.
-if using_dagster_dev():
+# Under `dagster dev` the manifest follows edits to the models, as `prepare_if_dev()` would,
+# but only when something changed: `dagster dev` passes its flag to every run worker, and
+# parsing at each run's start would cost 10-20 s.
+if using_dagster_dev() and manifest_is_stale(fieldwork_dbt_project):
     prepare_manifest(fieldwork_dbt_project)
+elif manifest_is_stale(fieldwork_dbt_project) and fieldwork_dbt_project.manifest_path.exists():
+    log.warning(
+        "dbt models changed since %s was prepared; run `make setup` to see the changes",
+        fieldwork_dbt_project.manifest_path,
+    )
 
 
 def build_dbt_resource(project: DbtProject = fieldwork_dbt_project) -> DbtCliResource:

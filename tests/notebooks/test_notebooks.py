@@ -231,3 +231,24 @@ def test_dbt_models_read_from_the_targets_schema(local):
     )
     mart = catalog.load("postings_by_company_seniority", BAD_DAY)
     assert mart["posting_date"].unique().to_list() == [dt.date.fromisoformat(BAD_DAY)]
+
+
+def test_files_load_as_producers_write_them(tmp_path, monkeypatch):
+    """Compressed raw files are read; hidden staging files and other objects are not rows."""
+    import gzip
+
+    from resources.object_storage import LocalObjectStorage
+
+    point_at(monkeypatch, tmp_path)
+    storage = LocalObjectStorage(root=str(tmp_path / "data"))
+    day = "2026-11-20"
+    storage.write_bytes(
+        f"job-postings-raw/{day}/a.jsonl.gz", gzip.compress(b'{"company": "A", "title": "B"}\n')
+    )
+    storage.write_bytes(f"job-postings-raw/{day}/b.jsonl", b'{"company": "C", "title": "D"}\r\n')
+    storage.write_bytes(f"job-postings-raw/{day}/.b.jsonl.1234.tmp", b'{"company": "X"}\n')
+    storage.write_bytes(f"job-postings-raw/{day}/readme.txt", b"not postings\n")
+
+    raw = catalog.load("raw_job_postings", day)
+    assert sorted(raw["company"].to_list()) == ["A", "C"]
+    assert raw["posting_date"].unique().to_list() == [dt.date.fromisoformat(day)]

@@ -54,3 +54,20 @@ def test_a_prepared_manifest_gives_groups_owners_tables_and_lineage(
     checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
     assert "assert_company_shares_sum_to_one" in checks
     assert any(name.startswith("unique_combination_of_columns_stg_postings") for name in checks)
+
+
+def test_an_edited_model_makes_the_manifest_stale(dbt_project_dir, monkeypatch):
+    """What `dagster dev` re-parses on, and what a warning names otherwise."""
+    import os
+
+    from resources.dbt import manifest_is_stale
+
+    monkeypatch.setenv("FIELDWORK_WAREHOUSE", "duckdb")
+    project = build_dbt_project(dbt_project_dir)
+    assert manifest_is_stale(project)  # none yet
+    prepare_manifest(project)
+    assert not manifest_is_stale(project)
+    model = next((dbt_project_dir / "models").rglob("*.sql"))
+    later = project.manifest_path.stat().st_mtime + 5
+    os.utime(model, (later, later))
+    assert manifest_is_stale(project)
