@@ -164,6 +164,10 @@ def heat_index_readings(
     """
     day = context.partition_key
     started = time.perf_counter()
+    # Staging files a killed run of the day left beside the outputs (never a live run's).
+    for prefix in (heat_index_prefix(day), quarantine_key(day).rsplit("/", 1)[0] + "/"):
+        for key in storage.remove_abandoned_staging(prefix):
+            context.log.warning(f"removed {key}, left by a run that was killed")
     with PeakRss() as peak, contextlib.ExitStack() as stack:
         try:
             staged = stack.enter_context(

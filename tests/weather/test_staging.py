@@ -73,3 +73,25 @@ def test_load_and_publish_puts_files_and_rows_in_place_together(storage, warehou
     quarantine = pl.read_parquet(storage.uri(quarantine_key(WEATHER_DAY)))
     assert loaded == {HEAT_INDEX_TABLE: published.height, QUARANTINE_TABLE: quarantine.height}
     assert published.height + quarantine.height == sample_day.rows
+
+
+def test_staging_files_of_a_killed_run_are_removed_by_the_next_one(resources, storage, tmp_path):
+    """A dead process's staged part (as `staging_file` names them: host and pid) goes; the
+    day is published as usual."""
+    import subprocess
+    import sys
+
+    from resources.object_storage import _this_host
+    from tests.helpers import WEATHER_DAY, materialize_weather, write_weather_day
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    write_weather_day(storage)
+    folder = tmp_path / "data" / "heat-index-readings" / WEATHER_DAY
+    folder.mkdir(parents=True)
+    left = folder / f".part-000.parquet.x1y2.{_this_host()}-{dead.pid}.tmp"
+    left.write_bytes(b"half a part")
+
+    assert materialize_weather(resources).success
+    assert not left.exists()
+    assert storage.list_keys(f"heat-index-readings/{WEATHER_DAY}/")
