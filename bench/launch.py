@@ -12,69 +12,16 @@ Target (issue: UI-launched within 1.3x of the demo).
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from scripts.webserver import graphql, wait_for_run, webserver
+
 JOB = "fieldwork_daily"
 DAY = "2026-11-20"
-
-
-def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.load(response)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start_webserver(env: dict) -> tuple[subprocess.Popen, int]:
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("dagster-webserver")),
-            "-w",
-            "workspace.yaml",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            body = _graphql(
-                port, "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }"
-            )
-            if body["data"]["repositoriesOrError"]["nodes"]:
-                return server, port
-        except OSError:
-            pass
-        time.sleep(1)
-    server.terminate()
-    raise RuntimeError("dagster-webserver did not serve the code location within 180 s")
 
 
 def _ui_run(port: int) -> float:
@@ -88,7 +35,7 @@ def _ui_run(port: int) -> float:
         "executionMetadata": {"tags": [{"key": "dagster/partition", "value": DAY}]},
     }
     started = time.perf_counter()
-    body = _graphql(
+    body = graphql(
         port,
         """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
              __typename ... on LaunchRunSuccess { run { runId } }
@@ -98,18 +45,9 @@ def _ui_run(port: int) -> float:
     outcome = body["data"]["launchRun"]
     if outcome["__typename"] != "LaunchRunSuccess":
         raise RuntimeError(f"launchRun: {outcome}")
-    run_id = outcome["run"]["runId"]
-    while True:
-        status = _graphql(
-            port,
-            "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }",
-            {"id": run_id},
-        )["data"]["runOrError"]["status"]
-        if status in ("SUCCESS", "FAILURE", "CANCELED"):
-            break
-        time.sleep(0.25)
+    status = wait_for_run(port, outcome["run"]["runId"])
     if status != "SUCCESS":
-        raise RuntimeError(f"UI-launched run {run_id} ended {status}")
+        raise RuntimeError(f"UI-launched run ended {status}")
     return time.perf_counter() - started
 
 
@@ -137,9 +75,8 @@ def run(postings_lines: int = 200_000, cities: int = 500, repeats: int = 2) -> d
         write_sample_day(storage, DAY, lines=postings_lines, files=4)
         write_weather_day(storage, DAY, cities=cities)
         job = defs.resolve_job_def(JOB)
-        server, port = _start_webserver(dict(os.environ))
         times: dict[str, list[float]] = {"in process": [], "demo": [], "UI": []}
-        try:
+        with webserver(dict(os.environ)) as port:
             with dg.DagsterInstance.get() as instance:
                 warm = launch_and_wait(instance, JOB, DAY)  # fills the cache; not timed
                 if not warm.success:
@@ -153,9 +90,6 @@ def run(postings_lines: int = 200_000, cities: int = 500, repeats: int = 2) -> d
                     assert launched.success, launched.failures()
                     times["demo"].append(launched.seconds)
                     times["UI"].append(_ui_run(port))
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
 
     best = {way: min(seconds) for way, seconds in times.items()}
     figures = {

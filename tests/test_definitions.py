@@ -9,13 +9,13 @@ import json
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from definitions import defs
+from scripts.webserver import graphql, wait_for_run
+from scripts.webserver import webserver as serve_workspace
 from tests.helpers import closed_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,16 +135,6 @@ REDIS_SECRET = "s3cr3t-redis-pw-7f1c"
 WEATHER_DAY = "2026-07-15"
 
 
-def graphql(port: int, query: str, variables: dict | None = None) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)
-
-
 @pytest.fixture(scope="module")
 def webserver(tmp_path_factory):
     """`dagster-webserver -w workspace.yaml` over a private instance and data folder, with a
@@ -165,40 +155,8 @@ def webserver(tmp_path_factory):
         "REDIS_URL": f"redis://:{REDIS_SECRET}@127.0.0.1:{closed_port()}/0",
     }
     env.pop("FIELDWORK_DUCKDB_PATH", None)
-    port = closed_port()
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("dagster-webserver")),
-            "-w",
-            "workspace.yaml",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                body = graphql(
-                    port,
-                    "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }",
-                )
-                if body["data"]["repositoriesOrError"]["nodes"]:
-                    break
-            except OSError:
-                pass
-            time.sleep(1)
-        assert server.poll() is None, server.stderr.read().decode()[-3000:]
+    with serve_workspace(env) as port:
         yield port, env
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
 
 
 @pytest.mark.xdist_group("webserver")
@@ -260,16 +218,4 @@ def test_a_run_launched_like_the_demo_is_re_executed_from_the_ui(webserver, monk
     )
     outcome = body["data"]["launchPipelineReexecution"]
     assert outcome["__typename"] == "LaunchRunSuccess", outcome
-    run_id = outcome["run"]["runId"]
-    deadline = time.monotonic() + 300
-    status = None
-    while time.monotonic() < deadline:
-        status = graphql(
-            port,
-            "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }",
-            {"id": run_id},
-        )["data"]["runOrError"]["status"]
-        if status in ("SUCCESS", "FAILURE", "CANCELED"):
-            break
-        time.sleep(1)
-    assert status == "SUCCESS"
+    assert wait_for_run(port, outcome["run"]["runId"]) == "SUCCESS"
