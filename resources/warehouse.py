@@ -201,15 +201,18 @@ class DuckDBWarehouse(Warehouse):
             if first:
                 lock_file = self._acquire_file_lock()
             self._held += 1
+            opened = False
             try:
                 if first:
                     self._connect().close()
+                    opened = True
                 yield
             finally:
                 self._held -= 1
                 if first:
                     try:
-                        self._publish_snapshot()
+                        if opened:  # nothing was written if the file could not be opened
+                            self._publish_snapshot()
                     finally:
                         lock_file.close()  # releases the flock
 
@@ -279,7 +282,7 @@ class DuckDBWarehouse(Warehouse):
             # the old file and would make every reader of the new one fail.
             Path(f"{target}.wal").unlink(missing_ok=True)
             os.replace(tmp, target)
-        except OSError as error:
+        except (OSError, RuntimeError) as error:  # RuntimeError: the live file stayed locked
             log.warning(
                 "warehouse snapshot %s not refreshed (readers keep the previous one): %s",
                 target,

@@ -7,6 +7,7 @@ import json
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -38,36 +39,40 @@ def webserver(env: dict, timeout_seconds: float = 180) -> Iterator[int]:
     """`dagster-webserver -w workspace.yaml` with `env`, once it serves the code location;
     yields its port and stops it on exit."""
     port = _free_port()
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("dagster-webserver")),
-            *("-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + timeout_seconds
-        query = "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }"
-        while server.poll() is None:
-            try:
-                if graphql(port, query)["data"]["repositoriesOrError"]["nodes"]:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"the webserver did not serve workspace.yaml in {timeout_seconds:g} s"
-                )
-            time.sleep(1)
-        if server.poll() is not None:
-            raise RuntimeError(f"the webserver exited: {server.stderr.read().decode()[-3000:]}")
-        yield port
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
+    # The server's output goes to a file, never a pipe nobody reads: its code server and run
+    # workers inherit it, and a full pipe blocks a run at its last log line.
+    with tempfile.TemporaryFile() as log:
+        server = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("dagster-webserver")),
+                *("-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + timeout_seconds
+            query = "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }"
+            while server.poll() is None:
+                try:
+                    if graphql(port, query)["data"]["repositoriesOrError"]["nodes"]:
+                        break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"the webserver did not serve workspace.yaml in {timeout_seconds:g} s"
+                    )
+                time.sleep(1)
+            if server.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"the webserver exited: {log.read().decode()[-3000:]}")
+            yield port
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
 
 
 def wait_for_run(port: int, run_id: str, poll_seconds: float = 0.25) -> str:
