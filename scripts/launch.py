@@ -19,6 +19,8 @@ from dagster._core.storage.dagster_run import DagsterRunStatus
 from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import WorkspaceFileTarget
 
+from assets.partitions import daily_partitions
+
 ROOT = Path(__file__).resolve().parent.parent
 WORKSPACE = ROOT / "workspace.yaml"
 FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
@@ -69,20 +71,18 @@ def launch_and_wait(
     location_name: str = "fieldwork",
     poll_seconds: float = 0.5,
 ) -> LaunchedRun:
-    """Create the run from the workspace's code location, launch it, wait for the end."""
+    """Create a daily job's run from the workspace's code location, launch it, wait for the
+    end."""
     with WorkspaceProcessContext(instance, WorkspaceFileTarget(paths=[str(WORKSPACE)])) as process:
         workspace = process.create_request_context()
         location = workspace.get_code_location(location_name)
         [repository] = location.get_repositories().values()
         remote_job = cast(RemoteJob, repository.get_full_job(job_name))
-        from definitions import defs  # the same code the location serves, for partition tags
-
-        job_def = defs.resolve_job_def(job_name)
-        job_def.validate_partition_key(partition_key, selected_asset_keys=None, context=None)
-        tags = {
-            **remote_job.tags,
-            **job_def.get_tags_for_partition_key(partition_key, selected_asset_keys=None),
-        }
+        # The daily jobs' partitions, without loading the definitions a second time in this
+        # process (the code server has them).
+        if not daily_partitions.has_partition_key(partition_key):
+            raise ValueError(f"{job_name}: {partition_key!r} is not a day partition")
+        tags = {**remote_job.tags, **daily_partitions.get_tags_for_partition_key(partition_key)}
         plan = location.get_execution_plan(
             remote_job, {}, step_keys_to_execute=None, known_state=None, instance=instance
         )
