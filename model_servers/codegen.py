@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PROTOS = ("protos/seniority.proto",)
+PROTOS = ("protos/seniority.proto", "protos/tagging.proto", "protos/training_catalog.proto")
 
 
 def generate(out_dir: str | Path = PROJECT_ROOT, protos: tuple[str, ...] = PROTOS) -> list[Path]:
