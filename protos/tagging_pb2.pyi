@@ -63,18 +63,20 @@ class SuggestedTag(_message.Message):
     def __init__(self, tag_id: _Optional[str] = ..., confidence: _Optional[float] = ...) -> None: ...
 
 class SuggestTagsReply(_message.Message):
-    __slots__ = ("module_id", "tags", "rationale", "abstained", "model_version")
+    __slots__ = ("module_id", "tags", "rationale", "abstained", "model_version", "unreadable_output")
     MODULE_ID_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
     RATIONALE_FIELD_NUMBER: _ClassVar[int]
     ABSTAINED_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    UNREADABLE_OUTPUT_FIELD_NUMBER: _ClassVar[int]
     module_id: str
     tags: _containers.RepeatedCompositeFieldContainer[SuggestedTag]
     rationale: str
     abstained: bool
     model_version: str
-    def __init__(self, module_id: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[SuggestedTag, _Mapping]]] = ..., rationale: _Optional[str] = ..., abstained: _Optional[bool] = ..., model_version: _Optional[str] = ...) -> None: ...
+    unreadable_output: str
+    def __init__(self, module_id: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[SuggestedTag, _Mapping]]] = ..., rationale: _Optional[str] = ..., abstained: _Optional[bool] = ..., model_version: _Optional[str] = ..., unreadable_output: _Optional[str] = ...) -> None: ...
 
 class DescribeTaggerRequest(_message.Message):
     __slots__ = ()
