@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, Any, ClassVar, TypeVar
@@ -72,6 +72,10 @@ class GrpcClientResource(dg.ConfigurableResource):
     use_tls: bool = False
     connect_timeout_seconds: float = 10.0
 
+    def reference_server_args(self) -> list[str]:
+        """Extra command-line arguments for the reference server (none by default)."""
+        return []
+
     def retry_attempts(self) -> int:
         """The attempts gRPC will really make: at least 1, at most gRPC's cap of 5."""
         return max(1, min(self.max_attempts, GRPC_MAX_ATTEMPTS))
@@ -115,7 +119,11 @@ class GrpcClientResource(dg.ConfigurableResource):
         """A `client_class` on a healthy channel; closes the channel (and any local server)."""
         with ExitStack() as stack:
             target = self.endpoint or stack.enter_context(
-                reference_server(self.REFERENCE_SERVER_MODULE, self.connect_timeout_seconds)
+                reference_server(
+                    self.REFERENCE_SERVER_MODULE,
+                    self.connect_timeout_seconds,
+                    self.reference_server_args(),
+                )
             )
             if self.use_tls:
                 channel = grpc.secure_channel(
@@ -205,13 +213,15 @@ class GrpcClient:
 
 
 @contextmanager
-def reference_server(module: str, timeout_seconds: float) -> Iterator[str]:
-    """Run `python -m <module>` on loopback for the block; yields its host:port.
+def reference_server(
+    module: str, timeout_seconds: float, extra_args: Sequence[str] = ()
+) -> Iterator[str]:
+    """Run `python -m <module> [extra_args]` on loopback for the block; yields its host:port.
 
-    The module must accept `--host --port --exit-on-stdin-eof` and print one line
-    `LISTENING host:port` once bound. Port 0 lets the OS pick, so parallel runs never clash;
-    the child exits when our end of its stdin closes, so even a SIGKILLed parent leaves
-    no orphan.
+    The module must accept `--host --port --exit-on-stdin-eof` (and whatever `extra_args`
+    holds, e.g. the catalog's `--db PATH`) and print one line `LISTENING host:port` once
+    bound. Port 0 lets the OS pick, so parallel runs never clash; the child exits when our
+    end of its stdin closes, so even a SIGKILLed parent leaves no orphan.
     """
     if not module:
         raise ValueError("no endpoint configured and no reference server module to start")
@@ -224,6 +234,7 @@ def reference_server(module: str, timeout_seconds: float) -> Iterator[str]:
         "--port",
         "0",
         "--exit-on-stdin-eof",
+        *extra_args,
     ]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
