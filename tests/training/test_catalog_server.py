@@ -16,6 +16,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from model_servers.training_catalog.seed import (
     KNOWN_EFFECTS,
@@ -24,11 +25,12 @@ from model_servers.training_catalog.seed import (
     generate,
     load_taxonomies,
 )
-from model_servers.training_catalog.server import MAX_PAGE_SIZE
-from model_servers.training_catalog.store import CatalogStore, TagRecord
+from model_servers.training_catalog.server import MAX_PAGE_SIZE, serve
+from model_servers.training_catalog.store import CatalogError, CatalogStore, TagRecord
 from model_servers.training_catalog.vocabulary import WORDS
 from protos import training_catalog_pb2 as pb
 from protos import training_catalog_pb2_grpc as pb_grpc
+from protos.contract import TRAINING_CATALOG_SERVICE_NAME
 from resources.grpc_client import reference_server
 
 CUSTOMER = "globex-insurance"
@@ -357,6 +359,44 @@ def test_fault_switches_fail_apply_tags_only(start_catalog, catalog_store) -> No
             assert f"'{CUSTOMER}-m00013'" in error.details()
     assert server.servicer.apply_calls == 4
     assert catalog_store.module(CUSTOMER, f"{CUSTOMER}-m00013").tag_ids == ()
+
+
+def test_cli_takes_the_store_and_fault_switches_and_reports_health(catalog_db) -> None:
+    """`python -m model_servers.training_catalog --db ... --fail-first 1 --fail-apply-modules`
+    as the resource would start it, asked directly over gRPC."""
+    failing = f"{CUSTOMER}-m00015"
+    args = ["--db", str(catalog_db), "--fail-first", "1", "--fail-apply-modules", f"{failing},x"]
+    with reference_server("model_servers.training_catalog", 30.0, args) as target:
+        with grpc.insecure_channel(target) as channel:
+            health_stub = health_pb2_grpc.HealthStub(channel)
+            for name in ("", TRAINING_CATALOG_SERVICE_NAME):
+                status = health_stub.Check(health_pb2.HealthCheckRequest(service=name)).status
+                assert status == health_pb2.HealthCheckResponse.SERVING, name
+            stub = pb_grpc.TrainingCatalogStub(channel)
+            first = refusal(lambda: apply(stub, f"{CUSTOMER}-m00014", ["compliance"], "g"))
+            assert "--fail-first" in first.details()
+            assert not apply(stub, f"{CUSTOMER}-m00014", ["compliance"], "g").replayed
+            error = refusal(lambda: apply(stub, failing, ["compliance"], "h"))
+            assert error.code() == grpc.StatusCode.UNAVAILABLE and failing in error.details()
+    store = CatalogStore.open(catalog_db)  # the server wrote into the file it was given
+    assert store.module(CUSTOMER, f"{CUSTOMER}-m00014").tag_ids == ("compliance",)
+    assert store.applied_key_count() == 1
+
+
+def test_a_file_that_is_not_a_catalog_is_refused_by_name(tmp_path: Path) -> None:
+    garbage = tmp_path / "notes.sqlite"
+    garbage.write_bytes(b"these are not the modules you are looking for" * 100)
+    with pytest.raises(CatalogError, match=f"catalog store {garbage} cannot be opened"):
+        serve("127.0.0.1", 0, db_path=garbage)
+    assert garbage.read_bytes().startswith(b"these are not")  # left as it was
+
+
+def test_delay_switch_meets_the_callers_deadline(start_catalog) -> None:
+    _, target = start_catalog(delay_seconds=1.0)
+    with grpc.insecure_channel(target) as channel:
+        stub = pb_grpc.TrainingCatalogStub(channel)
+        error = refusal(lambda: stub.ListCustomers(pb.ListCustomersRequest(), timeout=0.2))
+    assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
 # --- the seed ----------------------------------------------------------------------------------
