@@ -325,11 +325,12 @@ class _Reader:
         if not namespace:
             raise self.fail(schema, "Schema has no Namespace")
         prefixes = {namespace, schema.get("Alias") or namespace}
+        types = {}
         for entity_type in schema.findall(f"{{{EDM_NS}}}EntityType"):
             self._check_entity_children(entity_type)
-        types = {
-            element.get("Name"): element for element in schema.findall(f"{{{EDM_NS}}}EntityType")
-        }
+            if entity_type.get("Name") in types:
+                raise self.fail(entity_type, f"EntityType {entity_type.get('Name')} appears twice")
+            types[entity_type.get("Name")] = entity_type
         containers = schema.findall(f"{{{EDM_NS}}}EntityContainer")
         if len(containers) != 1:
             raise self.fail(schema, f"expected one EntityContainer, found {len(containers)}")

@@ -496,6 +496,15 @@ def probe_model(entity_set) -> str:
     return "select\n" + ",\n".join(lines) + "\n"
 
 
+# A String with no MaxLength, which the contract does not use.
+UNBOUNDED = "UnboundedString"
+UNBOUNDED_MODEL = "select {{ odata_cast(\"'x'\", 'Edm.String') }} as Text\n"
+
+
+def probe_models(contract) -> dict[str, str]:
+    return {UNBOUNDED: UNBOUNDED_MODEL, **{s.name: probe_model(s) for s in contract.entity_sets}}
+
+
 def dbt_probe_project(tmp_path: Path, models: dict[str, str]) -> Path:
     """The project's configuration and macros, with these models only."""
     project = tmp_path / "dbt_project"
@@ -543,13 +552,15 @@ def assert_compiled_casts_match_the_mapping(
             )
             assert expected in compiled, (target, entity_set.name, expected, compiled)
             checked += 1
+    unbounded = (compiled_dir / f"{UNBOUNDED}.sql").read_text()
+    assert "cast('x' as VARCHAR) as Text" in unbounded, unbounded
     return checked
 
 
 @pytest.mark.slow
 def test_odata_cast_builds_every_property_as_the_mapping_says_on_duckdb(tmp_path, monkeypatch):
     contract = load_contract()
-    project = dbt_probe_project(tmp_path, {s.name: probe_model(s) for s in contract.entity_sets})
+    project = dbt_probe_project(tmp_path, probe_models(contract))
     path = tmp_path / "warehouse.duckdb"
     monkeypatch.delenv("FIELDWORK_DBT_TARGET", raising=False)
 
@@ -562,6 +573,8 @@ def test_odata_cast_builds_every_property_as_the_mapping_says_on_duckdb(tmp_path
     # its configuration (read-write).
     with duckdb.connect(str(path)) as con:
         columns = con.execute(information_schema_sql("analytics")).fetchall()
+        assert ("UnboundedString", "Text", "VARCHAR") in [row[:3] for row in columns]
+        columns = [row for row in columns if row[0] != UNBOUNDED]
         mismatches = compare_with_warehouse(
             contract,
             columns,
@@ -577,7 +590,7 @@ def test_odata_cast_builds_every_property_as_the_mapping_says_on_duckdb(tmp_path
 @pytest.mark.snowflake
 def test_odata_cast_builds_every_property_as_the_mapping_says_on_snowflake(tmp_path, monkeypatch):
     contract = load_contract()
-    project = dbt_probe_project(tmp_path, {s.name: probe_model(s) for s in contract.entity_sets})
+    project = dbt_probe_project(tmp_path, probe_models(contract))
     for name, value in SNOWFLAKE_ENV.items():
         monkeypatch.setenv(name, value)
     serve = fakesnow.server  # the function; importing the submodule below shadows the name
@@ -597,6 +610,9 @@ def test_odata_cast_builds_every_property_as_the_mapping_says_on_snowflake(tmp_p
             cursor = con.cursor()
             cursor.execute(information_schema_sql("analytics"))
             columns = cursor.fetchall()
+            [unbounded] = [row for row in columns if row[0] == UNBOUNDED.upper()]
+            assert WarehouseColumn(*unbounded).canonical_type("snowflake") == "VARCHAR"
+            columns = [row for row in columns if row[0] != UNBOUNDED.upper()]
 
             def query(sql: str):
                 cursor.execute(sql)
@@ -630,6 +646,6 @@ def test_odata_cast_refuses_what_the_mapping_refuses(tmp_path, monkeypatch):
     for name, (call, expected) in cases.items():
         project = dbt_probe_project(tmp_path / name, {"Refused": f"select {call} as x\n"})
         path = tmp_path / name / "warehouse.duckdb"
-        result = run_dbt(project, "local", "compile", "--vars", f'{{"duckdb_path": "{path}"}}')
+        result = run_dbt(project, "local", "parse", "--vars", f'{{"duckdb_path": "{path}"}}')
         assert not result.success
         assert re.search(re.escape(expected), str(result.exception)), (name, result.exception)
