@@ -463,13 +463,18 @@ class RequestLog:
         ]
 
     def summary(self, customer_id: str, kind: str | None = None) -> dict[str, int]:
-        """Counts for a materialization's metadata: requests by status, and dead letters."""
-        counts = Counter(r.status for r in self.requests(customer_id, kind=kind))
+        """Counts of every request the customer ever made, by status, and its dead letters
+        (a full listing: a run reports its own requests with `count_by_status`)."""
         return {
-            **{status: counts.get(status, 0) for status in STATUSES},
-            "requests": sum(counts.values()),
+            **count_by_status(self.requests(customer_id, kind=kind)),
             "dead_letters": len(self.dead_letters.list(customer_id, kind)),
         }
+
+
+def count_by_status(records: Iterable[RequestRecord]) -> dict[str, int]:
+    """Requests by status, every status present, and their total: a run's metadata."""
+    counts = Counter(r.status for r in records)
+    return {**{s: counts.get(s, 0) for s in STATUSES}, "requests": sum(counts.values())}
 
 
 def _cut(text: str) -> str:

@@ -438,8 +438,8 @@ def _refreshed_row(row: dict[str, str], offered: dict[str, str], abstained: bool
     was = []
     if row.get("approved", "").strip():
         was.append("approval cleared")
-    if row.get("tags", "").strip():
-        was.append(f"your tags were: {row['tags'].strip()}")
+    if split_tags(row.get("tags", "")) != split_tags(row.get("suggested_tags", "")):
+        was.append(f"your tags were: {row.get('tags', '').strip() or '(empty)'}")
     note = "module changed since it was laid out: suggestion refreshed"
     note = "; ".join([note, *was, _abstention_note(abstained)]).rstrip("; ")
     return {
@@ -787,7 +787,13 @@ def publish_approved(
         return previous
     if previous is None and modules.height == 0:
         return PublishedApproval(
-            customer_id, approved_key(customer_id), "", "", modules, modules, False
+            customer_id,
+            approved_key(customer_id),
+            validation.approval_batch_id,
+            "",
+            modules,
+            modules,
+            False,
         )
     before = {} if previous is None else dict(previous.modules.iter_rows())
     is_changed = pl.Series(
