@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14protos/tagging.proto\x12\x14\x66ieldwork.tagging.v1\"R\n\x0bTaxonomyTag\x12\x0e\n\x06tag_id\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x0f\n\x07\x61liases\x18\x04 \x03(\t\"C\n\nModuleText\x12\x11\n\tmodule_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"2\n\x0c\x41pprovedTags\x12\x11\n\tmodule_id\x18\x01 \x01(\t\x12\x0f\n\x07tag_ids\x18\x02 \x03(\t\"\x92\x02\n\x12SuggestTagsRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x18\n\x10taxonomy_version\x18\x02 \x01(\t\x12\x33\n\x08taxonomy\x18\x03 \x03(\x0b\x32!.fieldwork.tagging.v1.TaxonomyTag\x12\x31\n\x07modules\x18\x04 \x03(\x0b\x32 .fieldwork.tagging.v1.ModuleText\x12\x1b\n\x13max_tags_per_module\x18\x05 \x01(\x05\x12\x34\n\x08\x61pproved\x18\x06 \x03(\x0b\x32\".fieldwork.tagging.v1.ApprovedTags\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"2\n\x0cSuggestedTag\x12\x0e\n\x06tag_id\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\"\xaf\x01\n\x10SuggestTagsReply\x12\x11\n\tmodule_id\x18\x01 \x01(\t\x12\x30\n\x04tags\x18\x02 \x03(\x0b\x32\".fieldwork.tagging.v1.SuggestedTag\x12\x11\n\trationale\x18\x03 \x01(\t\x12\x11\n\tabstained\x18\x04 \x01(\x08\x12\x15\n\rmodel_version\x18\x05 \x01(\t\x12\x19\n\x11unreadable_output\x18\x06 \x01(\t\"\x17\n\x15\x44\x65scribeTaggerRequest\"S\n\x11TaggerDescription\x12\x15\n\rmodel_version\x18\x01 \x01(\t\x12\x16\n\x0emax_batch_size\x18\x02 \x01(\x05\x12\x0f\n\x07\x62\x61\x63kend\x18\x03 \x01(\t2\xd8\x01\n\x0cTaggingModel\x12\x61\n\x0bSuggestTags\x12(.fieldwork.tagging.v1.SuggestTagsRequest\x1a&.fieldwork.tagging.v1.SuggestTagsReply0\x01\x12\x65\n\rDescribeModel\x12+.fieldwork.tagging.v1.DescribeTaggerRequest\x1a\'.fieldwork.tagging.v1.TaggerDescriptionb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14protos/tagging.proto\x12\x14\x66ieldwork.tagging.v1\"R\n\x0bTaxonomyTag\x12\x0e\n\x06tag_id\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x0f\n\x07\x61liases\x18\x04 \x03(\t\"C\n\nModuleText\x12\x11\n\tmodule_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"V\n\x0c\x41pprovedTags\x12\x11\n\tmodule_id\x18\x01 \x01(\t\x12\x0f\n\x07tag_ids\x18\x02 \x03(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"\x92\x02\n\x12SuggestTagsRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x18\n\x10taxonomy_version\x18\x02 \x01(\t\x12\x33\n\x08taxonomy\x18\x03 \x03(\x0b\x32!.fieldwork.tagging.v1.TaxonomyTag\x12\x31\n\x07modules\x18\x04 \x03(\x0b\x32 .fieldwork.tagging.v1.ModuleText\x12\x1b\n\x13max_tags_per_module\x18\x05 \x01(\x05\x12\x34\n\x08\x61pproved\x18\x06 \x03(\x0b\x32\".fieldwork.tagging.v1.ApprovedTags\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"2\n\x0cSuggestedTag\x12\x0e\n\x06tag_id\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\"\xaf\x01\n\x10SuggestTagsReply\x12\x11\n\tmodule_id\x18\x01 \x01(\t\x12\x30\n\x04tags\x18\x02 \x03(\x0b\x32\".fieldwork.tagging.v1.SuggestedTag\x12\x11\n\trationale\x18\x03 \x01(\t\x12\x11\n\tabstained\x18\x04 \x01(\x08\x12\x15\n\rmodel_version\x18\x05 \x01(\t\x12\x19\n\x11unreadable_output\x18\x06 \x01(\t\"\x17\n\x15\x44\x65scribeTaggerRequest\"S\n\x11TaggerDescription\x12\x15\n\rmodel_version\x18\x01 \x01(\t\x12\x16\n\x0emax_batch_size\x18\x02 \x01(\x05\x12\x0f\n\x07\x62\x61\x63kend\x18\x03 \x01(\t2\xd8\x01\n\x0cTaggingModel\x12\x61\n\x0bSuggestTags\x12(.fieldwork.tagging.v1.SuggestTagsRequest\x1a&.fieldwork.tagging.v1.SuggestTagsReply0\x01\x12\x65\n\rDescribeModel\x12+.fieldwork.tagging.v1.DescribeTaggerRequest\x1a\'.fieldwork.tagging.v1.TaggerDescriptionb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,17 +36,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MODULETEXT']._serialized_start=130
   _globals['_MODULETEXT']._serialized_end=197
   _globals['_APPROVEDTAGS']._serialized_start=199
-  _globals['_APPROVEDTAGS']._serialized_end=249
-  _globals['_SUGGESTTAGSREQUEST']._serialized_start=252
-  _globals['_SUGGESTTAGSREQUEST']._serialized_end=526
-  _globals['_SUGGESTEDTAG']._serialized_start=528
-  _globals['_SUGGESTEDTAG']._serialized_end=578
-  _globals['_SUGGESTTAGSREPLY']._serialized_start=581
-  _globals['_SUGGESTTAGSREPLY']._serialized_end=756
-  _globals['_DESCRIBETAGGERREQUEST']._serialized_start=758
-  _globals['_DESCRIBETAGGERREQUEST']._serialized_end=781
-  _globals['_TAGGERDESCRIPTION']._serialized_start=783
-  _globals['_TAGGERDESCRIPTION']._serialized_end=866
-  _globals['_TAGGINGMODEL']._serialized_start=869
-  _globals['_TAGGINGMODEL']._serialized_end=1085
+  _globals['_APPROVEDTAGS']._serialized_end=285
+  _globals['_SUGGESTTAGSREQUEST']._serialized_start=288
+  _globals['_SUGGESTTAGSREQUEST']._serialized_end=562
+  _globals['_SUGGESTEDTAG']._serialized_start=564
+  _globals['_SUGGESTEDTAG']._serialized_end=614
+  _globals['_SUGGESTTAGSREPLY']._serialized_start=617
+  _globals['_SUGGESTTAGSREPLY']._serialized_end=792
+  _globals['_DESCRIBETAGGERREQUEST']._serialized_start=794
+  _globals['_DESCRIBETAGGERREQUEST']._serialized_end=817
+  _globals['_TAGGERDESCRIPTION']._serialized_start=819
+  _globals['_TAGGERDESCRIPTION']._serialized_end=902
+  _globals['_TAGGINGMODEL']._serialized_start=905
+  _globals['_TAGGINGMODEL']._serialized_end=1121
 # @@protoc_insertion_point(module_scope)

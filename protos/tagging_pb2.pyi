@@ -29,12 +29,16 @@ class ModuleText(_message.Message):
     def __init__(self, module_id: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
 
 class ApprovedTags(_message.Message):
-    __slots__ = ("module_id", "tag_ids")
+    __slots__ = ("module_id", "tag_ids", "title", "description")
     MODULE_ID_FIELD_NUMBER: _ClassVar[int]
     TAG_IDS_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     module_id: str
     tag_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, module_id: _Optional[str] = ..., tag_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    title: str
+    description: str
+    def __init__(self, module_id: _Optional[str] = ..., tag_ids: _Optional[_Iterable[str]] = ..., title: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
 
 class SuggestTagsRequest(_message.Message):
     __slots__ = ("customer_id", "taxonomy_version", "taxonomy", "modules", "max_tags_per_module", "approved", "request_id")
