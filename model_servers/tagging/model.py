@@ -21,14 +21,19 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import normalize
 
 from protos.contract import MAX_TAGS_PER_MODULE
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+# scikit-learn (with the scipy and pandas it loads) takes about 5 s to import on these
+# machines, so it is imported where it is used: the server prints LISTENING at once and
+# imports it while it waits for the first request (model_servers/tagging/__main__.py).
 
 # Part of every suggestion's cache key: any change to the features, the weights or the
 # thresholds below must bump it, or the cache keeps serving the old model's answers.
@@ -144,6 +149,9 @@ class CustomerModel:
         min_approved: int = MIN_APPROVED_MODULES,
         settings: Settings = DEFAULT_SETTINGS,
     ) -> None:
+        import scipy.sparse as sp
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         _check_taxonomy(taxonomy)
         self.taxonomy = tuple(taxonomy)
         self.modules = tuple(modules)
@@ -312,6 +320,8 @@ def _approvals_fingerprint(approved: Sequence[ApprovedModule]) -> str:
 
 
 def _fit_transform(vectorizer: TfidfVectorizer, corpus: list[str]) -> sp.csr_matrix:
+    import scipy.sparse as sp
+
     try:
         return vectorizer.fit_transform(corpus).tocsr()
     except ValueError:  # every text empty or only stop words: no vocabulary at all
@@ -323,6 +333,9 @@ def _weighted_rows(
     main: sp.csr_matrix, detail: sp.csr_matrix, main_weight: float, detail_weight: float
 ) -> sp.csr_matrix:
     """Unit rows of `main_weight * main + detail_weight * detail` (each part unit first)."""
+    import scipy.sparse as sp
+    from sklearn.preprocessing import normalize
+
     combined = main_weight * normalize(main) + detail_weight * normalize(detail)
     return normalize(sp.csr_matrix(combined, dtype=np.float32))
 
@@ -341,6 +354,8 @@ def _classifier_probabilities(
 ) -> np.ndarray:
     """P(tag | module) from one logistic regression per tag; NaN for tags the approvals
     never (or always) used, which have nothing to learn from."""
+    from sklearn.linear_model import LogisticRegression
+
     result = np.full((predict.shape[0], len(tag_ids)), np.nan)
     if predict.shape[0] == 0:
         return result
