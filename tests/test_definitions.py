@@ -9,6 +9,8 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -219,3 +221,90 @@ def test_a_run_launched_like_the_demo_is_re_executed_from_the_ui(webserver, monk
     outcome = body["data"]["launchPipelineReexecution"]
     assert outcome["__typename"] == "LaunchRunSuccess", outcome
     assert wait_for_run(port, outcome["run"]["runId"]) == "SUCCESS"
+
+
+# --- A bad partition key: one line that names the form and the days ---------------------------
+
+BAD_DAYS = {
+    "2026-13-01": "is not a day written YYYY-MM-DD",
+    "2026/11/01": "is not a day written YYYY-MM-DD",
+    "2020-01-01": "is outside the days",
+}
+
+
+@pytest.mark.parametrize("key", sorted(BAD_DAYS))
+def test_the_cli_refuses_a_bad_partition_key_in_one_line(key, tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "FIELDWORK_DATA_DIR": str(tmp_path)}
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "dagster", "job", "execute", "-m", "definitions"]
+        + ["-j", "weather_daily", "--tags", json.dumps({"dagster/partition": key})],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    last_day = defs.resolve_job_def("weather_daily").partitions_def.get_last_partition_key()
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"Error: partition {key!r} {BAD_DAYS[key]}: the daily partitions run from 2026-07-01 "
+        f"to {last_day} (YYYY-MM-DD; FIELDWORK_FIRST_DAY sets the first day)"
+    )
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").rglob("*.parquet"))
+
+
+LAUNCH = """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
+  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
+FAILURES = """query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection { events {
+  __typename ... on RunFailureEvent { message }
+  ... on ExecutionStepFailureEvent { error { message cause { message } } } } } } }"""
+
+
+def _launch_weather_day(port: int, key: str) -> dict:
+    params = {
+        "selector": {
+            "repositoryLocationName": "fieldwork",
+            "repositoryName": "__repository__",
+            "jobName": "weather_daily",
+        },
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": key}]},
+    }
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": LAUNCH, "variables": {"params": params}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.load(response)["data"]["launchRun"]
+    except urllib.error.HTTPError as error:  # the webserver answers a PythonError with a 500
+        return json.load(error)["data"]["launchRun"]
+
+
+@pytest.mark.xdist_group("webserver")
+def test_the_ui_names_the_days_for_a_day_outside_them(webserver):
+    """The run fails before any work, and its failure says which days exist."""
+    port, _ = webserver
+    launched = _launch_weather_day(port, "2020-01-01")
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+    assert wait_for_run(port, run_id) == "FAILURE"
+    events = graphql(port, FAILURES, {"id": run_id})["data"]["logsForRun"]["events"]
+    said = json.dumps(events)
+    assert (
+        "partition '2020-01-01' is outside the days: the daily partitions run from 2026-07-01"
+        in (said)
+    ), said[-3000:]
+    assert not any(e["__typename"] == "ExecutionStepSuccessEvent" for e in events)
+
+
+@pytest.mark.xdist_group("webserver")
+def test_the_ui_names_the_form_of_a_day_for_a_malformed_key(webserver):
+    """The webserver refuses to create the run; the message (Dagster's own: the webserver
+    never imports our code) names the form a day must have."""
+    port, _ = webserver
+    launched = _launch_weather_day(port, "2026-13-01")
+    assert launched["__typename"] == "PythonError", launched
+    assert "'2026-13-01' does not match format '%Y-%m-%d" in launched["message"]

@@ -6,7 +6,7 @@ import time
 
 import dagster as dg
 
-from assets.partitions import daily_partitions
+from assets.partitions import daily_partitions, day_of
 from assets.postings.augment import (
     OUTPUT_PREFIX,
     QUARANTINE_NAME,
@@ -63,7 +63,7 @@ _IN_WAREHOUSE = {
 def raw_job_postings(
     context: dg.AssetExecutionContext, storage: ObjectStorage
 ) -> dg.MaterializeResult:
-    day = context.partition_key
+    day = day_of(context)
     objects, ignored = day_objects(storage, day)
     _warn_ignored(context, storage, day, ignored)
     if not objects:
@@ -136,7 +136,7 @@ def augmented_job_postings(
     A failed blocking check or a failed load publishes nothing: the previous files and
     warehouse rows of the day stay as they were.
     """
-    day = context.partition_key
+    day = day_of(context)
     with open_postings_day(storage, day) as postings_day:
         with seniority_model.connect() as model, seniority_cache.connect() as cache:
             augment_postings_day(postings_day, cache, model)

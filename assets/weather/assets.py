@@ -8,7 +8,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from assets.partitions import daily_partitions
+from assets.partitions import daily_partitions, day_of
 from assets.weather.checks import readings_reconcile, reconcile_staged
 from assets.weather.enrich import (
     DEFAULT_ROLLING_WINDOW,
@@ -78,7 +78,7 @@ class HeatIndexConfig(dg.Config):
 def weather_readings(
     context: dg.AssetExecutionContext, storage: ObjectStorage, warehouse: Warehouse
 ) -> dg.MaterializeResult:
-    day = context.partition_key
+    day = day_of(context)
     date = dt.date.fromisoformat(day)
     started = time.perf_counter()
     with PeakRss() as peak:
@@ -162,7 +162,7 @@ def heat_index_readings(
     A failed reconcile or a failed load publishes nothing: the previous files and warehouse
     rows of the day stay as they were.
     """
-    day = context.partition_key
+    day = day_of(context)
     started = time.perf_counter()
     # Staging files a killed run of the day left beside the outputs (never a live run's).
     for prefix in (heat_index_prefix(day), quarantine_key(day).rsplit("/", 1)[0] + "/"):

@@ -10,7 +10,7 @@ import contextlib
 import dagster as dg
 import polars as pl
 
-from assets.partitions import daily_partitions
+from assets.partitions import daily_partitions, day_of
 from assets.weather.enrich import StagedHeatIndexDay
 from assets.weather.heat_index import heat_risk, simple_heat_index_f
 from assets.weather.layout import heat_index_prefix
@@ -74,7 +74,7 @@ def _scan(storage: ObjectStorage, keys: list[str]):
 def heat_index_is_sane(
     context: dg.AssetCheckExecutionContext, storage: ObjectStorage
 ) -> dg.AssetCheckResult:
-    day = context.partition_key
+    day = day_of(context)
     hi, t, rh = pl.col("heat_index_f"), pl.col("temperature_f"), pl.col("relative_humidity")
     risk = pl.col("heat_risk").cast(pl.String)
     problems = {
