@@ -32,6 +32,11 @@ class BackendUnavailable(RuntimeError):
     """What the backend itself relies on (a chat endpoint) failed; the call cannot go on."""
 
 
+class BackendRefused(RuntimeError):
+    """What the backend relies on refused the call for good (a wrong key, an unknown model):
+    asking again will not help, so the server says FAILED_PRECONDITION, not UNAVAILABLE."""
+
+
 class Backend(Protocol):
     name: str  # "tfidf" or "chat", as DescribeModel reports it
     model_version: str  # the version of a customer without enough approvals

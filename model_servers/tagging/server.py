@@ -18,6 +18,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from model_servers.tagging.backends import (
     Backend,
+    BackendRefused,
     BackendUnavailable,
     BadRequest,
     TfidfBackend,
@@ -101,6 +102,10 @@ class TaggingModelServicer(tagging_pb2_grpc.TaggingModelServicer):
             context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
         except BackendUnavailable as exc:
             context.abort(grpc.StatusCode.UNAVAILABLE, f"request {request.request_id!r}: {exc}")
+        except BackendRefused as exc:
+            context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION, f"request {request.request_id!r}: {exc}"
+            )
 
     def DescribeModel(
         self, request: tagging_pb2.DescribeTaggerRequest, context: grpc.ServicerContext
