@@ -14,12 +14,16 @@ from resources.dbt import build_dbt_resource
 from resources.object_storage import LocalObjectStorage, ObjectStorage, S3ObjectStorage
 from resources.seniority_cache import SeniorityCache
 from resources.seniority_model import SeniorityModel
+from resources.tagging_model import TaggingModel
+from resources.training_catalog import TrainingCatalog
 from resources.warehouse import DuckDBWarehouse, Warehouse
 
 __all__ = [
     "ObjectStorage",
     "SeniorityCache",
     "SeniorityModel",
+    "TaggingModel",
+    "TrainingCatalog",
     "Warehouse",
     "build_resources",
     "build_storage",
@@ -65,6 +69,21 @@ def build_seniority_cache() -> SeniorityCache:
     return SeniorityCache(embedded_db_path=str(settings.embedded_redis_path()))
 
 
+def build_training_catalog() -> TrainingCatalog:
+    return TrainingCatalog(
+        endpoint=settings.training_catalog_endpoint(),
+        db_path=str(settings.training_catalog_db()),
+    )
+
+
+def build_tagging_model() -> TaggingModel:
+    return TaggingModel(
+        endpoint=settings.tagging_model_endpoint(),
+        deadline_floor_seconds=settings.tagging_deadline_floor_seconds(),
+        modules_per_second=settings.tagging_modules_per_second(),
+    )
+
+
 def build_resources() -> dict[str, object]:
     """Every resource the assets ask for, by name."""
     return {
@@ -73,4 +92,6 @@ def build_resources() -> dict[str, object]:
         "seniority_model": build_seniority_model(),
         "seniority_cache": build_seniority_cache(),
         "dbt": build_dbt_resource(),
+        "training_catalog": build_training_catalog(),
+        "tagging_model": build_tagging_model(),
     }

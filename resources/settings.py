@@ -147,14 +147,42 @@ def snowflake_settings() -> dict[str, str]:
 
 def seniority_model_endpoint() -> str | None:
     """`host:port` of the seniority model; unset starts the reference server on loopback."""
-    endpoint = _get("SENIORITY_MODEL_ENDPOINT")
+    return _endpoint("SENIORITY_MODEL_ENDPOINT")
+
+
+def _endpoint(name: str) -> str | None:
+    """`host:port` from the variable `name`, or None (start the reference server on loopback)."""
+    endpoint = _get(name)
     if endpoint is not None and (
         "://" in endpoint or not endpoint.rpartition(":")[2].isdigit() or endpoint.startswith(":")
     ):
-        raise SettingsError(
-            f"SENIORITY_MODEL_ENDPOINT must be host:port (no scheme), got {endpoint!r}"
-        )
+        raise SettingsError(f"{name} must be host:port (no scheme), got {endpoint!r}")
     return endpoint
+
+
+def training_catalog_endpoint() -> str | None:
+    """`host:port` of the training platform's catalog; unset starts the reference catalog."""
+    return _endpoint("TRAINING_CATALOG_ENDPOINT")
+
+
+def training_catalog_db() -> Path:
+    """The reference catalog's SQLite store (local default only; the real catalog has its own)."""
+    return data_dir() / "reference" / "training_catalog.sqlite"
+
+
+def tagging_model_endpoint() -> str | None:
+    """`host:port` of the tagging model; unset starts the reference tagger (TF-IDF)."""
+    return _endpoint("TAGGING_MODEL_ENDPOINT")
+
+
+def tagging_deadline_floor_seconds() -> float:
+    return _number(
+        "TAGGING_DEADLINE_FLOOR_SECONDS", float, 30.0, 1e-3, "a number of seconds above 0"
+    )
+
+
+def tagging_modules_per_second() -> float:
+    return _number("TAGGING_MODULES_PER_SECOND", float, 60.0, 1e-3, "a rate above 0")
 
 
 def seniority_batch_size() -> int:
@@ -184,6 +212,11 @@ def redis_url_is_set() -> bool:
 def embedded_redis_path() -> Path:
     """The embedded Redis's RDB file when no `REDIS_URL` is set."""
     return data_dir() / "redis" / "seniority.rdb"
+
+
+def embedded_suggestion_cache_path() -> Path:
+    """The embedded Redis of the tag suggestions when no `REDIS_URL` is set."""
+    return data_dir() / "redis" / "suggestions.rdb"
 
 
 # Partitions and execution ------------------------------------------------------------------

@@ -58,7 +58,15 @@ DBT_CHECKS_PER_MODEL = {
 JOBS = {"postings_daily", "weather_daily", "fieldwork_daily", "seniority_cache_warmup"}
 SENSORS = {"raw_job_postings_sensor"}
 SCHEDULES: set[str] = set()
-RESOURCES = {"storage", "warehouse", "seniority_model", "seniority_cache", "dbt"}
+RESOURCES = {
+    "storage",
+    "warehouse",
+    "seniority_model",
+    "seniority_cache",
+    "dbt",
+    "training_catalog",
+    "tagging_model",
+}
 FAMILIES = {"postings", "weather"}
 
 
