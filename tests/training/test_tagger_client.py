@@ -293,7 +293,7 @@ def test_unusable_settings_are_refused_at_connect(setting: str, value: float) ->
 
 
 def test_local_default_starts_and_stops_the_reference_server() -> None:
-    with TaggingModel(endpoint=None, connect_timeout_seconds=60).connect() as client:
+    with TaggingModel(endpoint=None).connect() as client:
         assert client.target.startswith("127.0.0.1:")
         result = suggest(client)
         pid = pid_listening_on(client.target)
