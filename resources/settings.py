@@ -201,11 +201,16 @@ def redis_url_is_set() -> bool:
     raw = _get(REDIS_URL)
     if raw is None:
         return False
-    if urlsplit(raw).scheme not in REDIS_SCHEMES:
-        raise SettingsError(
-            f"{REDIS_URL} must be a URL such as redis://[:password@]host:6379/0 "
-            f"(schemes: {', '.join(REDIS_SCHEMES)}); the value set has no such scheme"
-        )
+    url = urlsplit(raw)
+    form = f"a URL such as redis://[:password@]host:6379/0 (schemes: {', '.join(REDIS_SCHEMES)})"
+    if url.scheme not in REDIS_SCHEMES:
+        raise SettingsError(f"{REDIS_URL} must be {form}; the value set has no such scheme")
+    try:
+        url.port  # noqa: B018 (parses the port; never echoes the value, which may hold a password)
+    except ValueError:
+        raise SettingsError(f"{REDIS_URL} must be {form}; the port is not a number") from None
+    if url.scheme != "unix" and not url.hostname:
+        raise SettingsError(f"{REDIS_URL} must be {form}; the value set names no host")
     return True
 
 

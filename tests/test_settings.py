@@ -20,6 +20,10 @@ VARIABLES = (
     "FIELDWORK_EXECUTOR",
     "FIELDWORK_BUCKET",
     "SNOWFLAKE_PORT",
+    "TRAINING_CATALOG_ENDPOINT",
+    "TAGGING_MODEL_ENDPOINT",
+    "TAGGING_DEADLINE_FLOOR_SECONDS",
+    "TAGGING_MODULES_PER_SECOND",
 )
 
 
@@ -87,6 +91,12 @@ def test_secrets_reach_resources_as_variable_names_never_values(monkeypatch):
         ),
         ("SENIORITY_MODEL_ENDPOINT", "http://model:80", "must be host:port"),
         ("REDIS_URL", "cache.internal:6379", "REDIS_URL must be a URL such as redis://"),
+        ("REDIS_URL", "redis://:pw@cache.internal:63x9/0", "the port is not a number"),
+        ("REDIS_URL", "redis://:pw@:6379/0", "the value set names no host"),
+        ("TRAINING_CATALOG_ENDPOINT", "grpc://catalog:443", "must be host:port"),
+        ("TAGGING_MODEL_ENDPOINT", "tagger", "must be host:port"),
+        ("TAGGING_DEADLINE_FLOOR_SECONDS", "0", "must be a number of seconds above 0"),
+        ("TAGGING_MODULES_PER_SECOND", "-1", "must be a rate above 0"),
         ("FIELDWORK_WAREHOUSE", "postgres", "FIELDWORK_WAREHOUSE must be 'duckdb' or 'snowflake'"),
         ("FIELDWORK_FIRST_DAY", "01/07/2026", "FIELDWORK_FIRST_DAY must be a day as YYYY-MM-DD"),
         ("FIELDWORK_EXECUTOR", "k8s", "FIELDWORK_EXECUTOR must be 'in_process' or 'multiprocess'"),
