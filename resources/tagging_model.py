@@ -331,29 +331,32 @@ class _StreamedCall:
                 self._stream()
                 return self._result(cut_short=False, error="")
             except grpc.RpcError as exc:
-                code, details = exc.code(), exc.details()
-            status = f"{code}: {details}"
+                failure = exc  # kept as the cause of what we raise
+            code = failure.code()
+            status = f"{code}: {failure.details()}"
             if self.watchdog.fired:
-                raise SuggestionsUnavailable(self._deadline_message(), self._result(True, status))
+                raise SuggestionsUnavailable(
+                    self._deadline_message(), self._result(True, status)
+                ) from failure
             if self.replies:
                 return self._result(cut_short=True, error=status)  # a re-ask's business
             if code.name not in RETRYABLE_CODES:
                 raise ModelRejected(
                     f"{self.where} rejected on attempt {self.attempts}: {status}"
-                ) from None
+                ) from failure
             if self.attempts >= max_attempts:
                 raise SuggestionsUnavailable(
                     f"{self.where} unavailable after {self.attempts} attempt"
                     f"{'s' if self.attempts != 1 else ''}: {status}",
                     self._result(False, status),
-                )
+                ) from failure
             backoff = random.uniform(0, self._backoff_cap())
             if time.monotonic() + backoff >= self.watchdog.deadline:
                 raise SuggestionsUnavailable(
                     f"{self.where} unavailable after {self.attempts} attempts, and the "
                     f"{self.initial_deadline:g} s deadline leaves no time for another: {status}",
                     self._result(False, status),
-                )
+                ) from failure
             time.sleep(backoff)
 
     def _backoff_cap(self) -> float:

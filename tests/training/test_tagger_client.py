@@ -130,6 +130,7 @@ def test_retries_give_up_after_max_attempts_with_the_figures(start_tagger) -> No
     assert "unavailable after 3 attempts" in message and "injected failure 3 of 100" in message
     assert info.value.result.attempts == 3 and info.value.result.replies == ()
     assert isinstance(info.value, ModelUnavailable)
+    assert isinstance(info.value.__cause__, grpc.RpcError)  # the last status stays reachable
     assert server.servicer.suggest_calls == 3
 
 
