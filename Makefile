@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # The venv's tools first (dbt for dagster-dbt's `prepare_if_dev` under `dagster dev`).
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup manifest demo test lint dev bench protos lock clean
+.PHONY: setup manifest demo test lint dev lab notebooks bench protos lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,17 @@ lint: $(STAMP)
 
 dev: setup
 	$(VENV)/bin/dagster dev -w workspace.yaml
+
+# JupyterLab on notebooks/ with the project's kernel (the venv's python3), on loopback.
+# Jupyter refuses to start as root unless told it may: containers often run as root.
+lab: setup
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 --no-browser \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
+
+# Every notebook executed against the local defaults, copies with outputs under
+# notebooks/executed/ (ignored) for reading.
+notebooks: setup
+	$(PY) -m scripts.run_notebooks
 
 bench: setup
 	$(PY) -m bench $(BENCH_ARGS)
