@@ -3,9 +3,10 @@
 import dagster as dg
 
 import assets.postings.definitions
+import assets.training.definitions
 import assets.warehouse.definitions
 import assets.weather.definitions
-from assets.jobs import daily_jobs
+from assets.jobs import customer_jobs, daily_jobs
 from resources import build_resources, settings
 
 # Locally every step runs in the run's own process: a process per step would pay the
@@ -15,9 +16,10 @@ EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiproce
 defs = dg.Definitions.merge(
     assets.postings.definitions.defs,
     assets.weather.definitions.defs,
+    assets.training.definitions.defs,
     assets.warehouse.definitions.defs,
     dg.Definitions(
-        jobs=daily_jobs,
+        jobs=[*daily_jobs, *customer_jobs],
         resources=build_resources(),
         executor=EXECUTORS[settings.executor_kind()],
     ),

@@ -7,6 +7,7 @@ joins the definitions without entering it.
 import dagster as dg
 
 from assets.partitions import daily_partitions
+from assets.training.partitions import customers
 
 # Day-partitioned families, in the order the main job runs them (dbt models of a family
 # sit in its group, so each family's job ends with its part of the warehouse).
@@ -41,3 +42,17 @@ fieldwork_daily = dg.define_asset_job(
 )
 
 daily_jobs = [postings_daily, weather_daily, fieldwork_daily]
+
+# Customer-partitioned: one run per customer, never part of the daily job. The group's one
+# unpartitioned asset (the customer registry) is refreshed by every run; it is cheap.
+training = dg.define_asset_job(
+    "training",
+    selection=dg.AssetSelection.groups("training"),
+    partitions_def=customers,
+    description=(
+        "A customer's modules and records from the catalog, tag suggestions, the review file, "
+        "the approval and its application, and the training models."
+    ),
+)
+
+customer_jobs = [training]

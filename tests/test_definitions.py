@@ -38,6 +38,14 @@ ASSETS = {
     "stg_weather__heat_index_readings",
     "city_day_heat_index",
     "heat_risk_by_region",
+    # training
+    "training_customers",
+    "training_modules",
+    "training_records",
+    "tag_suggestions",
+    "tag_review",
+    "reviewed_tags",
+    "applied_tags",
 }
 PYTHON_CHECKS = {
     ("augmented_job_postings", "every_posting_has_a_level"),
@@ -45,6 +53,15 @@ PYTHON_CHECKS = {
     ("augmented_job_postings", "model_calls_are_minimal"),
     ("heat_index_readings", "readings_reconcile"),
     ("heat_index_readings", "heat_index_is_sane"),
+    ("tag_suggestions", "schema"),
+    ("tag_suggestions", "taxonomy"),
+    ("tag_suggestions", "confidence_range"),
+    ("tag_suggestions", "duplicate_tags"),
+    ("tag_suggestions", "tag_count"),
+    ("tag_suggestions", "answered_modules"),
+    ("tag_suggestions", "cut_short"),
+    ("tag_suggestions", "suggestions_reconcile"),
+    ("applied_tags", "approved_tags_applied"),
 }
 # dbt tests surface as checks too: how many each model has.
 DBT_CHECKS_PER_MODEL = {
@@ -55,8 +72,15 @@ DBT_CHECKS_PER_MODEL = {
     "city_day_heat_index": 7,
     "heat_risk_by_region": 5,
 }
-JOBS = {"postings_daily", "weather_daily", "fieldwork_daily", "seniority_cache_warmup"}
-SENSORS = {"raw_job_postings_sensor"}
+JOBS = {
+    "postings_daily",
+    "weather_daily",
+    "fieldwork_daily",
+    "seniority_cache_warmup",
+    "training",
+    "training_replay",
+}
+SENSORS = {"raw_job_postings_sensor", "training_customers_sensor", "tag_approval_sensor"}
 SCHEDULES: set[str] = set()
 RESOURCES = {
     "storage",
@@ -66,8 +90,10 @@ RESOURCES = {
     "dbt",
     "training_catalog",
     "tagging_model",
+    "suggestion_cache",
 }
-FAMILIES = {"postings", "weather"}
+DAILY_FAMILIES = {"postings", "weather"}
+FAMILIES = DAILY_FAMILIES | {"training"}
 
 
 def test_the_definition_graph_is_exactly_the_snapshot():
@@ -103,7 +129,7 @@ def test_the_daily_job_is_composed_of_its_families_by_name():
     def assets_of(job_name: str) -> set[str]:
         return {k.to_user_string() for k in jobs[job_name].asset_layer.executable_asset_keys}
 
-    for family in FAMILIES:
+    for family in DAILY_FAMILIES:
         in_group = {
             key.to_user_string()
             for key in graph.get_all_asset_keys()
