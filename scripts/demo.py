@@ -4,6 +4,8 @@ Generates a sample day of job postings and of weather readings, then launches th
 platform's main job (`fieldwork_daily`: postings, weather, then the dbt warehouse) through
 the Dagster instance under DAGSTER_HOME exactly as the UI does (so `make dev` shows the run
 and can re-execute it), waits for it, and prints what it did and where the results are.
+Then the training family: one run per customer of the reference catalog
+(scripts/demo_training.py; `--no-training` skips it).
 """
 
 import argparse
@@ -16,6 +18,7 @@ import dagster as dg
 from assets.partitions import daily_partitions
 from assets.postings.augment import output_prefix
 from resources import build_storage, build_warehouse, settings
+from scripts.demo_training import run_training_demo, training_summary
 from scripts.demo_weather import materialization_metadata, weather_summary, write_demo_day
 from scripts.launch import launch_and_wait
 from scripts.sample_postings import write_sample_day
@@ -104,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--postings", type=int, default=200_000, help="sample posting lines")
     parser.add_argument("--full-scale", action="store_true", help="8M postings, 15,000 cities")
+    parser.add_argument(
+        "--no-training", action="store_true", help="skip the training family's runs"
+    )
     args = parser.parse_args(argv)
     lines = 8_000_000 if args.full_scale else args.postings
     if problem := refusal(args.date):
@@ -123,12 +129,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     status = "succeeded" if result.success else "FAILED (see the run in `make dev`)"
     report.extend(f"  failed step {failure}" for failure in result.failures())
+    report.append(f"run {result.run_id[:8]} {status} in {result.seconds:.0f} s")
+    success = result.success
+    if not args.no_training:
+        training = run_training_demo(dg.DagsterInstance.get())
+        report.extend(training_summary(training))
+        success = success and training.success
     report.append(
-        f"run {result.run_id[:8]} {status} in {time.perf_counter() - started:.0f} s. "
-        f"Data under {settings.data_dir()}; `make dev` opens the Dagster UI with this run."
+        f"demo {'succeeded' if success else 'FAILED'} in {time.perf_counter() - started:.0f} s. "
+        f"Data under {settings.data_dir()}; `make dev` opens the Dagster UI with these runs."
     )
     print("\n".join(["", "fieldwork demo", "==============", *report]))
-    return 0 if result.success else 1
+    return 0 if success else 1
 
 
 if __name__ == "__main__":
