@@ -489,7 +489,10 @@ class CustomerSuggester:
             report.modules_answered_from_log += answers.height
             self._remember(answers)
             report.records[key] = record
-            return validate_suggestions(pending, _as_replies(answers), self.tag_ids), record
+            validation = validate_suggestions(
+                pending, _as_replies(answers), self.tag_ids, job.max_tags_per_module
+            )
+            return validation, record
         if record.status == "running":  # a run that died mid-call left it so
             record = self.log.fail(record, "interrupted: found running by a later run")
         before = record.attempts
