@@ -8,6 +8,8 @@ tmp), then each notebook is executed in a fresh `python3` kernel pointed at that
 from __future__ import annotations
 
 import datetime as dt
+import io
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -20,13 +22,18 @@ from assets import catalog
 from assets.jobs import fieldwork_daily
 from assets.postings.augment import WAREHOUSE_SCHEMA
 from assets.postings.parse import QUARANTINE_SCHEMA
+from assets.weather.layout import cities_key
 from model_servers.seniority.server import serve
+from notebooks.fieldwork_notebooks.labels import fahrenheit_label, share_label
 from scripts.sample_postings import write_sample_day
 from scripts.sample_weather import write_sample_day as write_weather_day
 
 pytestmark = pytest.mark.xdist_group("notebooks")
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ROOT / "notebooks"
+# The level names as the dbt seed declares them: the tests' own reading, not the warehouse's.
+SENIORITY_LEVELS = ROOT / "dbt_project" / "seeds" / "seniority_levels.csv"
 DAYS = {"2026-11-19": 2_000, "2026-11-20": 2_000, "2026-11-21": 2_000}
 # Lines on the second day that must land in the quarantine, not in the postings.
 BAD_LINES = [b'{"company": "Acme", "title": "Cook", "desc": "cut', b'{"company": "Acme"}']
@@ -134,14 +141,125 @@ def test_committed_notebooks_have_no_outputs():
 
 
 def test_seniority_mix_runs_top_to_bottom(local):
+    """Its answers match the same figures computed here from the postings table itself."""
     notebook = run_notebook("seniority_mix.ipynb")
 
     text = printed(notebook)
+    postings = catalog.load("augmented_job_postings")
+    names = dict(pl.read_csv(SENIORITY_LEVELS).rows())
     assert f"total postings: {sum(DAYS.values()):,}" in text, text
     assert f"days: {len(DAYS)} (2026-11-19 .. 2026-11-21)" in text, text
     assert f"quarantined lines: {len(BAD_LINES)}" in text, text
-    # Overall mix, top ten companies, by day.
+    # Overall: every level, its postings and its share.
+    counts = dict(postings["seniority"].value_counts().rows())
+    for level, name in names.items():
+        n = counts.get(level, 0)
+        assert f"{name}: {n:,} postings ({share_label(n / postings.height)})" in text, text
+    # The fixture's days hold rare levels: their shares keep a decimal instead of reading 0%.
+    assert re.search(r"postings \((0\.\d|<0\.1)%\)", text), text
+    # The ten biggest companies: the one hiring most at Manager or above.
+    top = (
+        postings.group_by("company_normalized")
+        .agg(n=pl.len(), senior=(pl.col("seniority") >= 4).mean())
+        .sort(["n", "company_normalized"], descending=[True, False])
+        .head(10)
+    )
+    most_senior = top.filter(pl.col("senior") == pl.col("senior").max())
+    spellings = postings.filter(
+        pl.col("company_normalized").is_in(most_senior["company_normalized"].implode())
+    )["company"]
+    said = re.search(r"most senior hiring of the ten: (.+) \((\S+) of its postings", text)
+    assert said and said[1] in spellings.to_list(), text
+    assert said[2] == share_label(most_senior["senior"][0]), text
+    # Day by day: the level whose share moved most from the first day to the last.
+    by_day = (
+        postings.group_by("posting_date", "seniority")
+        .len()
+        .with_columns(share=pl.col("len") / pl.col("len").sum().over("posting_date"))
+    )
+    first, last = (
+        dict(
+            by_day.filter(pl.col("posting_date") == dt.date.fromisoformat(day))
+            .select("seniority", "share")
+            .rows()
+        )
+        for day in (min(DAYS), max(DAYS))
+    )
+    moved = max(names, key=lambda level: abs(last.get(level, 0) - first.get(level, 0)))
+    before, after = first.get(moved, 0), last.get(moved, 0)
+    assert (
+        f"biggest change from {min(DAYS)} to {max(DAYS)}: {names[moved]} "
+        f"{share_label(before)} -> {share_label(after)} ({(after - before) * 100:+.1f} points)"
+    ) in text, text
+    # Overall mix, the ten biggest companies, by day.
     assert images(notebook) == 3
+
+
+def test_heat_index_trends_runs_top_to_bottom(local):
+    """Its answers match the same figures computed here from every valid reading and the city
+    files the producer wrote, not from the marts the notebook reads."""
+    from resources import build_storage
+
+    notebook = run_notebook("heat_index_trends.ipynb")
+
+    text = printed(notebook)
+    readings = catalog.load("heat_index_readings")
+    storage = build_storage()
+    cities = pl.concat(
+        pl.read_parquet(io.BytesIO(storage.read_bytes(cities_key(day)))) for day in DAYS
+    ).unique("city_id")
+    readings = readings.join(cities.select("city_id", "city_name", "region"), on="city_id")
+    regions = readings["region"].unique()
+    assert f"days: {len(DAYS)} (2026-11-19 .. 2026-11-21)" in text, text
+    assert f"cities: {readings['city_id'].n_unique()} in {regions.len()} regions" in text, text
+    assert f"valid one-minute readings: {readings.height:,}" in text, text
+    # Over the days: the share of city-minutes at risk, at danger or above, and the peak.
+    danger = pl.col("heat_risk").is_in(["danger", "extreme danger"]).fill_null(False)
+    per_day = readings.group_by("reading_date").agg(
+        at_risk=pl.col("heat_risk").is_not_null().mean(),
+        danger=danger.mean(),
+        peak=pl.col("heat_index_f").max(),
+    )
+    for day, at_risk, in_danger, peak in per_day.sort("reading_date").rows():
+        assert (
+            f"{day}: {share_label(at_risk)} of city-minutes at heat risk, "
+            f"{share_label(in_danger)} at danger or above; peak {fahrenheit_label(peak)}"
+        ) in text, text
+    # The hottest city: the hottest reading of all.
+    hottest = readings.sort("heat_index_f", descending=True).row(0, named=True)
+    assert (
+        f"hottest city: {hottest['city_name']} ({hottest['region']}), "
+        f"{fahrenheit_label(hottest['heat_index_f'])} on {hottest['reading_date']} "
+        f"({hottest['heat_risk']})"
+    ) in text, text
+    # The regions: those whose cities never reached 80 F are named.
+    never = readings.group_by("region").agg(risk=pl.col("heat_risk").is_not_null().any())
+    never = sorted(never.filter(~pl.col("risk"))["region"])
+    assert f"never at risk: {', '.join(never) or 'none'}" in text, text
+    # Risk by day, mean by region and day, the hottest cities, the hottest city's day, the
+    # regions' hours at risk.
+    assert images(notebook) == 5
+
+
+def test_make_notebooks_on_an_empty_folder_names_what_to_run(empty, capsys):
+    """`make notebooks` before `make demo`: the catalog's message, not a cascade of errors."""
+    from scripts.run_notebooks import main
+
+    out = empty / "executed"
+    assert main(["heat_index_trends.ipynb", "--out", str(out)]) == 1
+
+    said = capsys.readouterr().out
+    assert re.search(r"FAILED heat_index_trends.ipynb: .*NotMaterializedError.*make demo", said)
+    executed = nbformat.read(out / "heat_index_trends.ipynb", as_version=4)
+    [error] = [
+        output
+        for cell in executed.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.output_type == "error"
+    ]
+    assert error.ename == "NotMaterializedError"
+    assert error.evalue.startswith("city_day_heat_index: no warehouse snapshot at "), error
 
 
 def test_load_postings_has_the_warehouse_columns(local):
