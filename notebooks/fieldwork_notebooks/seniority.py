@@ -101,3 +101,24 @@ def company_shares(
         on="company_normalized",
         maintain_order="left",
     )
+
+
+def quarantine_reasons(quarantine: pl.DataFrame) -> pl.DataFrame:
+    """Quarantined lines per day and kind of reason (the reason's text before any detail).
+
+    A quarantine with no line at all is read from empty files, which carry no columns: it
+    gives no rows, not an error.
+    Columns: posting_date, reason_kind, lines; by day, then most lines first.
+    """
+    if quarantine.is_empty():
+        return pl.DataFrame(
+            schema={"posting_date": pl.Date, "reason_kind": pl.String, "lines": pl.UInt32}
+        )
+    return (
+        quarantine.with_columns(
+            reason_kind=pl.col("reason").str.replace(r"[:(].*$", "").str.strip_chars()
+        )
+        .group_by("posting_date", "reason_kind")
+        .len("lines")
+        .sort(["posting_date", "lines", "reason_kind"], descending=[False, True, False])
+    )

@@ -334,3 +334,21 @@ def test_company_shares_follow_the_companies_order():
         ("globex", "Globex", 8, 0.0, 1.0, 0.0),
         ("acme", "Acme", 4, 0.25, 0.0, 0.75),
     ]
+
+
+def test_quarantine_reasons_by_kind_and_none_from_empty_files():
+    quarantine = pl.DataFrame(
+        {
+            "posting_date": [D1, D1, D2],
+            "reason": ["invalid JSON: line 3", "missing title", "invalid JSON (truncated)"],
+        }
+    )
+
+    assert seniority.quarantine_reasons(quarantine).rows() == [
+        (D1, "invalid JSON", 1),
+        (D1, "missing title", 1),
+        (D2, "invalid JSON", 1),
+    ]
+    # What the catalog reads when every day's quarantine file is empty: no reason column.
+    clean = pl.DataFrame(schema={"posting_date": pl.Date, "storage_key": pl.String})
+    assert seniority.quarantine_reasons(clean).columns == ["posting_date", "reason_kind", "lines"]
