@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 
+import fakesnow
 import polars as pl
 import pytest
 
@@ -505,3 +506,10 @@ def training_setup_fixture(tmp_path, small_catalog, start_tagger, shared_redis_u
         return resources, tagger, training_instance()
 
     return make
+
+
+# fakesnow's `server()` context manager, taken when the tests are collected: its first call
+# imports the submodule `fakesnow.server`, which from then on shadows the function's name
+# for every later test in the process.
+FAKESNOW_SERVER = fakesnow.server
+assert callable(FAKESNOW_SERVER), "fakesnow.server was imported before the tests' helpers"

@@ -15,14 +15,15 @@ from fakesnow.instance import FakeSnow
 from polars.testing import assert_frame_equal
 
 from resources import build_warehouse
-from tests.helpers import POSTINGS_TABLE as RAW_TABLE
 from tests.helpers import (
+    FAKESNOW_SERVER,
     SNOWFLAKE_ENV,
     expected_mart,
     materialize_postings_models,
     normalize_mart,
     row_counts,
 )
+from tests.helpers import POSTINGS_TABLE as RAW_TABLE
 from tests.helpers import dbt_check_results as check_results
 
 pytestmark = [pytest.mark.snowflake, pytest.mark.slow]
@@ -46,7 +47,7 @@ def test_mart_on_snowflake_target_matches_python(
         ).items():
             warehouse.replace_partition(RAW_TABLE, partition, "posting_date", day)
 
-    serve = fakesnow.server  # the function; importing the submodule below shadows the name
+    serve = FAKESNOW_SERVER
     server_module = importlib.import_module("fakesnow.server")
     monkeypatch.setattr(server_module, "shared_fs", FakeSnow(db_path=db_path))
     with serve() as connection:

@@ -31,7 +31,7 @@ from assets.warehouse.odata_contract import (
     parse_contract,
 )
 from resources.settings import DBT_PROJECT_DIR
-from tests.helpers import SNOWFLAKE_ENV
+from tests.helpers import FAKESNOW_SERVER, SNOWFLAKE_ENV
 
 CONTRACT_TEXT = CONTRACT_PATH.read_text()
 
@@ -593,7 +593,7 @@ def test_odata_cast_builds_every_property_as_the_mapping_says_on_snowflake(tmp_p
     project = dbt_probe_project(tmp_path, probe_models(contract))
     for name, value in SNOWFLAKE_ENV.items():
         monkeypatch.setenv(name, value)
-    serve = fakesnow.server  # the function; importing the submodule below shadows the name
+    serve = FAKESNOW_SERVER
     server_module = importlib.import_module("fakesnow.server")
     # A database of its own, not the one other tests in this process left in the server.
     monkeypatch.setattr(server_module, "shared_fs", FakeSnow())
