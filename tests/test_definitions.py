@@ -46,6 +46,40 @@ ASSETS = {
     "tag_review",
     "reviewed_tags",
     "applied_tags",
+    "stg_training__customers",
+    "stg_training__customer_flags",
+    "stg_training__taxonomy",
+    "stg_training__modules",
+    "stg_training__module_tags",
+    "stg_training__learners",
+    "stg_training__completions",
+    "stg_training__field_performance",
+    "stg_training__tag_suggestions",
+    "stg_training__tag_review",
+    "stg_training__approved_tags",
+    "module_catalog",
+    "module_tags",
+    "learners",
+    "training_completions",
+    "field_performance",
+    "int_training__tag_first_completions",
+    "int_training__impact_design",
+    "int_training__impact_panels",
+    "int_training__impact_regressors",
+    "int_training__impact_gram",
+    "int_training__impact_solution",
+    "training_impact",
+    # warehouse
+    "customer_entitlements",
+    "odata/TrainingModules",
+    "odata/ModuleTags",
+    "odata/Learners",
+    "odata/TrainingCompletions",
+    "odata/FieldPerformance",
+    "odata/TrainingImpact",
+    "odata/JobPostings",
+    "odata/HeatIndex",
+    "odata_grants",
 }
 PYTHON_CHECKS = {
     ("augmented_job_postings", "every_posting_has_a_level"),
@@ -62,15 +96,40 @@ PYTHON_CHECKS = {
     ("tag_suggestions", "cut_short"),
     ("tag_suggestions", "suggestions_reconcile"),
     ("applied_tags", "approved_tags_applied"),
+    ("customer_entitlements", "freshness_check"),
 }
-# dbt tests surface as checks too: how many each model has.
+# dbt tests surface as checks too: how many each model has (with its freshness check, for
+# the models the OData views read: assets/warehouse/freshness.py).
 DBT_CHECKS_PER_MODEL = {
     "seniority_levels": 5,
-    "stg_postings__job_postings": 9,
+    "stg_postings__job_postings": 10,
     "postings_by_company_seniority": 14,
     "stg_weather__heat_index_readings": 9,
-    "city_day_heat_index": 7,
+    "city_day_heat_index": 8,
     "heat_risk_by_region": 5,
+    "stg_training__customers": 4,
+    "stg_training__customer_flags": 4,
+    "stg_training__taxonomy": 6,
+    "stg_training__modules": 7,
+    "stg_training__module_tags": 6,
+    "stg_training__learners": 4,
+    "stg_training__completions": 9,
+    "stg_training__field_performance": 7,
+    "stg_training__tag_suggestions": 8,
+    "stg_training__tag_review": 4,
+    "stg_training__approved_tags": 7,
+    "module_catalog": 10,
+    "module_tags": 7,
+    "learners": 4,
+    "training_completions": 7,
+    "field_performance": 7,
+    "int_training__tag_first_completions": 3,
+    "int_training__impact_design": 2,
+    "int_training__impact_panels": 1,
+    "int_training__impact_regressors": 1,
+    "int_training__impact_gram": 2,
+    "int_training__impact_solution": 2,
+    "training_impact": 10,
 }
 JOBS = {
     "postings_daily",
@@ -79,8 +138,15 @@ JOBS = {
     "seniority_cache_warmup",
     "training",
     "training_replay",
+    "warehouse",
 }
-SENSORS = {"raw_job_postings_sensor", "training_customers_sensor", "tag_approval_sensor"}
+SENSORS = {
+    "raw_job_postings_sensor",
+    "training_customers_sensor",
+    "tag_approval_sensor",
+    "customer_entitlements_sensor",
+    "freshness_checks_sensor",
+}
 SCHEDULES: set[str] = set()
 RESOURCES = {
     "storage",
@@ -93,7 +159,7 @@ RESOURCES = {
     "suggestion_cache",
 }
 DAILY_FAMILIES = {"postings", "weather"}
-FAMILIES = DAILY_FAMILIES | {"training"}
+FAMILIES = DAILY_FAMILIES | {"training", "warehouse"}
 
 
 def test_the_definition_graph_is_exactly_the_snapshot():

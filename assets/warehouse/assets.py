@@ -1,9 +1,10 @@
 """The dbt models and seeds as Dagster assets; their dbt tests as asset checks.
 
-One `@dbt_assets` set for the whole project: every model is a table or view built by
-`dbt build`, so they share one materialization style. Each asset sits in the group of its
-family (the folder under `models/staging` or `models/marts`: `postings`, `weather`, ...),
-next to the Python assets that feed it.
+One `@dbt_assets` set per family: every model is a table or view built by `dbt build`, so
+they share one materialization style. Each asset sits in the group of its family (the folder
+under `models/staging` or `models/marts`: `postings`, `weather`, `training`), next to the
+Python assets that feed it, unless its dbt `meta.dagster.group` names another (the OData
+views, `models/marts/odata`, sit in `warehouse` with the entitlements and grants).
 """
 
 from collections.abc import Mapping
@@ -28,7 +29,7 @@ LAYERS = ("staging", "intermediate", "marts", "views")
 DEFAULT_GROUP = "warehouse"
 DEFAULT_OWNERS = ["team:analytics-engineering"]
 # Families with dbt models; each tags its models, seeds and tests in dbt_project.yml.
-DBT_FAMILIES = ("postings", "weather")
+DBT_FAMILIES = ("postings", "weather", "training", "odata")
 
 
 class FieldworkDbtTranslator(DagsterDbtTranslator):
@@ -37,17 +38,23 @@ class FieldworkDbtTranslator(DagsterDbtTranslator):
     def __init__(self, project: DbtProject):
         super().__init__(
             settings=DagsterDbtTranslatorSettings(
-                enable_asset_checks=True, enable_code_references=True
+                enable_asset_checks=True,
+                enable_code_references=True,
+                # One asset may load several raw tables (training_modules loads the
+                # taxonomy, modules and module tags): each is a dbt source with its key.
+                enable_duplicate_source_asset_keys=True,
             )
         )
         self._project_dir = project.project_dir
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        # Seeds, snapshots and the OData views name their group in `meta.dagster.group`.
+        if named := super().get_group_name(dbt_resource_props):
+            return named
         parts = PurePosixPath(dbt_resource_props.get("path") or "").parts
         if dbt_resource_props["resource_type"] == "model" and len(parts) > 2 and parts[0] in LAYERS:
             return parts[1]
-        # Seeds and snapshots name their family in `meta: {dagster: {group: ...}}`.
-        return super().get_group_name(dbt_resource_props) or DEFAULT_GROUP
+        return DEFAULT_GROUP
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str] | None:
         return list(super().get_owners(dbt_resource_props) or DEFAULT_OWNERS)
@@ -56,6 +63,20 @@ class FieldworkDbtTranslator(DagsterDbtTranslator):
         # The yml description is what an engineer reads in the UI; the SQL is one click away.
         description = (dbt_resource_props.get("description") or "").strip()
         return description or super().get_description(dbt_resource_props)
+
+    def get_asset_check_spec(
+        self,
+        asset_spec: dg.AssetSpec,
+        manifest: Mapping[str, Any],
+        unique_id: str,
+        project: DbtProject | None,
+    ) -> dg.AssetCheckSpec | None:
+        """The dbt test as a check (blocking when its severity is error, as dagster-dbt sets
+        it), with the test's own description or one that says what it tests."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        return spec._replace(description=describe_dbt_test(manifest["nodes"][unique_id]))
 
     def get_metadata(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, Any]:
         metadata = dict(super().get_metadata(dbt_resource_props))
@@ -67,6 +88,27 @@ class FieldworkDbtTranslator(DagsterDbtTranslator):
         if original_file := dbt_resource_props.get("original_file_path"):
             metadata["dbt_file"] = dg.MetadataValue.path(str(self._project_dir / original_file))
         return metadata
+
+
+def describe_dbt_test(test: Mapping[str, Any]) -> str:
+    """One line for a dbt test that has no description: the test, its column and arguments,
+    and whether a failure blocks what is downstream."""
+    metadata = test.get("test_metadata") or {}
+    kind = metadata.get("name") or test.get("name", "test")  # singular tests have none
+    arguments = dict(metadata.get("kwargs") or {})
+    arguments.pop("model", None)
+    column = arguments.pop("column_name", None)
+    target = f"column {column}" if column else "each row" if arguments else "the model"
+    details = ", ".join(
+        f"{name}={value}" for name, value in sorted(arguments.items()) if value is not None
+    )
+    severity = ((test.get("config") or {}).get("severity") or "error").lower()
+    effect = "blocks downstream assets" if severity == "error" else "warns only"
+    return (
+        f"dbt test {kind} on {target}"
+        + (f" ({details})" if details else "")
+        + (f"; a failure {effect}.")
+    )
 
 
 def build_fieldwork_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
