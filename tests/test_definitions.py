@@ -96,7 +96,6 @@ PYTHON_CHECKS = {
     ("tag_suggestions", "cut_short"),
     ("tag_suggestions", "suggestions_reconcile"),
     ("applied_tags", "approved_tags_applied"),
-    ("customer_entitlements", "freshness_check"),
 }
 # dbt tests surface as checks too: how many each model has (with its freshness check, for
 # the models the OData views read: assets/warehouse/freshness.py).
