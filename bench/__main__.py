@@ -3,13 +3,14 @@
 python -m bench                                  # 8M postings, 15,000 cities
 python -m bench --postings-lines 1000000 --weather-cities 1000
 python -m bench --only launch                    # UI-launched vs demo vs in-process run
+python -m bench --only odata                     # OData views vs base tables, 50 customers
 """
 
 import argparse
 import json
 from pathlib import Path
 
-from bench import launch, postings, weather
+from bench import launch, odata, postings, weather
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,7 +24,8 @@ def main(argv: list[str] | None = None) -> None:
         "--weather-cities", type=int, default=None, help="default: 15,000 (a full day)"
     )
     parser.add_argument("--launch-repeats", type=int, default=2, help="runs of each launch way")
-    parser.add_argument("--only", choices=["postings", "weather", "launch"])
+    parser.add_argument("--odata-customers", type=int, default=50)
+    parser.add_argument("--only", choices=["postings", "weather", "launch", "odata"])
     parser.add_argument("--out", type=Path, default=Path("bench/out/results.json"))
     args = parser.parse_args(argv)
 
@@ -38,6 +40,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     if args.only in (None, "launch"):
         results["launch"] = launch.run(repeats=args.launch_repeats)
+    if args.only in (None, "odata"):
+        results["odata"] = odata.run(customers=args.odata_customers)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, default=str))
     print(f"figures written to {args.out}")
