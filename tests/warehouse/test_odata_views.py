@@ -20,8 +20,8 @@ from assets.warehouse.odata_contract import (
 )
 from assets.warehouse.tenancy import Customer, customer_role, entitlements
 from resources.warehouse import DuckDBWarehouse
-from tests.helpers import dbt_check_results
-from tests.warehouse.training_warehouse import (
+from tests.helpers import (
+    dbt_check_results,
     load_raw_training_tables,
     load_reference_tables,
     materialize_warehouse,

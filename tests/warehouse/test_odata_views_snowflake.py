@@ -35,9 +35,10 @@ from assets.warehouse.odata_contract import (
 )
 from assets.warehouse.tenancy import Customer, customer_role, entitlements
 from resources import build_warehouse
-from tests.helpers import SNOWFLAKE_ENV, dbt_check_results
-from tests.warehouse.training_warehouse import (
+from tests.helpers import (
     IMPACT_KEY,
+    SNOWFLAKE_ENV,
+    dbt_check_results,
     expected_impact,
     load_raw_training_tables,
     load_reference_tables,

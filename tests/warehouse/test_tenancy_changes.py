@@ -26,13 +26,13 @@ from assets.warehouse.sensors import WAREHOUSE_JOB, customer_entitlements_sensor
 from assets.warehouse.tenancy import customer_role
 from definitions import defs as platform
 from resources.warehouse import DuckDBWarehouse
-from tests.helpers import step_failure_message
-from tests.warehouse.training_warehouse import (
+from tests.helpers import (
     RAW_TRAINING_TABLES,
     load_raw_training_tables,
     materialize_warehouse,
     private_dbt_project,
     seeded_store,
+    step_failure_message,
 )
 
 pytestmark = pytest.mark.slow

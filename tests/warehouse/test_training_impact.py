@@ -11,9 +11,9 @@ import pytest
 
 from model_servers.training_catalog.seed import KNOWN_EFFECTS
 from resources.warehouse import DuckDBWarehouse
-from tests.helpers import dbt_check_results
-from tests.warehouse.training_warehouse import (
+from tests.helpers import (
     IMPACT_KEY,
+    dbt_check_results,
     expected_impact,
     load_raw_training_tables,
     materialize_warehouse,
