@@ -476,7 +476,14 @@ def small_catalog_fixture(catalog_db, start_catalog) -> tuple[str, list[str]]:
 @pytest.fixture(name="start_tagger")
 def start_tagger_fixture():
     """`start_tagger(**options) -> (server, "127.0.0.1:port")` (tagging server options:
-    fail_first, stall, seconds_per_module, garbage); stopped at teardown."""
+    fail_first, stall, seconds_per_module, garbage); stopped at teardown.
+
+    scikit-learn is imported here, before any run: the server imports it lazily in a gRPC
+    thread, and CPython 3.11 can fail ("AST constructor recursion depth mismatch") when that
+    import compiles code while the test's Dagster run compiles in the main thread."""
+    import sklearn.feature_extraction.text  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
+
     from model_servers.tagging.server import serve
 
     servers = []
