@@ -121,8 +121,9 @@ def build_backend(args: argparse.Namespace) -> Backend:
 
 def warm_up() -> None:
     """Import what the model needs (about 5 s here) while no request waits for it."""
-    import sklearn.feature_extraction.text  # noqa: F401
-    import sklearn.linear_model  # noqa: F401
+    from model_servers.tagging.model import load_libraries
+
+    load_libraries()
 
 
 def _stop_on_stdin_eof(stop: threading.Event) -> None:

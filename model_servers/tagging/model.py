@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -26,6 +27,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from protos.contract import MAX_TAGS_PER_MODULE
+
+# scikit-learn is imported on first use (about 5 s), by one thread at a time: two threads
+# importing parts of it at once hit CPython 3.11's "AST constructor recursion depth
+# mismatch" (seen in CI with a warm-up thread and a request's thread).
+_LIBRARIES = threading.Lock()
+
+
+def load_libraries() -> None:
+    """Import everything the model uses, once, under a lock; later imports are lookups."""
+    with _LIBRARIES:
+        import scipy.sparse  # noqa: F401
+        import sklearn.feature_extraction.text  # noqa: F401
+        import sklearn.linear_model  # noqa: F401
+        import sklearn.preprocessing  # noqa: F401
+
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -149,6 +165,7 @@ class CustomerModel:
         min_approved: int = MIN_APPROVED_MODULES,
         settings: Settings = DEFAULT_SETTINGS,
     ) -> None:
+        load_libraries()
         import scipy.sparse as sp
         from sklearn.feature_extraction.text import TfidfVectorizer
 
