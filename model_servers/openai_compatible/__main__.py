@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 
+from model_servers.lifecycle import stop_on_signals, stop_on_stdin_eof
 from model_servers.openai_compatible.server import DEFAULT_MODEL, FAULT_MODES, Fault, serve
 
 
@@ -55,23 +54,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signals()
     api_key = os.environ[args.api_key_env] if args.api_key_env else None
     server, port = serve(
         args.host, args.port, model=args.model, faults=tuple(args.fault), api_key=api_key
     )
     if args.exit_on_stdin_eof:
-
-        def wait_for_eof() -> None:
-            try:
-                while sys.stdin.buffer.read(4096):
-                    pass
-            finally:
-                stop.set()
-
-        threading.Thread(target=wait_for_eof, daemon=True).start()
+        stop_on_stdin_eof(stop)
     print(f"LISTENING {args.host}:{port}", flush=True)
     stop.wait()
     server.shutdown()

@@ -7,10 +7,9 @@ process (the client resource, a test) can start it on `--port 0` and learn the p
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 
+from model_servers.lifecycle import stop_on_signals, stop_on_stdin_eof
 from model_servers.seniority.server import DEFAULT_MAX_BATCH_SIZE, serve
 
 GRACE_SECONDS = 5.0
@@ -50,20 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _stop_on_stdin_eof(stop: threading.Event) -> None:
-    """Block on stdin; its end means the parent process is gone."""
-    try:
-        while sys.stdin.buffer.read(4096):
-            pass
-    finally:
-        stop.set()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signals()
 
     server, port = serve(
         args.host,
@@ -74,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         delay_seconds=args.delay_seconds,
     )
     if args.exit_on_stdin_eof:
-        threading.Thread(target=_stop_on_stdin_eof, args=(stop,), daemon=True).start()
+        stop_on_stdin_eof(stop)
     print(f"LISTENING {args.host}:{port}", flush=True)
     stop.wait()
     server.health.enter_graceful_shutdown()  # type: ignore[attr-defined]

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import threading
 
+from model_servers.lifecycle import stop_on_signals, stop_on_stdin_eof
 from model_servers.tagging.backends import Backend, TfidfBackend
 from model_servers.tagging.faults import GARBAGE_MODES, parse_garbage
 from model_servers.tagging.model import MIN_APPROVED_MODULES
@@ -126,20 +126,9 @@ def warm_up() -> None:
     load_libraries()
 
 
-def _stop_on_stdin_eof(stop: threading.Event) -> None:
-    """Block on stdin; its end means the parent process is gone."""
-    try:
-        while sys.stdin.buffer.read(4096):
-            pass
-    finally:
-        stop.set()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signals()
 
     server, port = serve(
         args.host,
@@ -153,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         garbage=args.garbage,
     )
     if args.exit_on_stdin_eof:
-        threading.Thread(target=_stop_on_stdin_eof, args=(stop,), daemon=True).start()
+        stop_on_stdin_eof(stop)
     print(f"LISTENING {args.host}:{port}", flush=True)
     threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
     stop.wait()

@@ -9,10 +9,9 @@ servers may share one `--db` file.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 
+from model_servers.lifecycle import stop_on_signals, stop_on_stdin_eof
 from model_servers.training_catalog.server import DEFAULT_DB_PATH, serve
 
 GRACE_SECONDS = 5.0
@@ -59,20 +58,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _stop_on_stdin_eof(stop: threading.Event) -> None:
-    """Block on stdin; its end means the parent process is gone."""
-    try:
-        while sys.stdin.buffer.read(4096):
-            pass
-    finally:
-        stop.set()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signals()
 
     server, port = serve(
         args.host,
@@ -84,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         delay_seconds=args.delay_seconds,
     )
     if args.exit_on_stdin_eof:
-        threading.Thread(target=_stop_on_stdin_eof, args=(stop,), daemon=True).start()
+        stop_on_stdin_eof(stop)
     print(f"LISTENING {args.host}:{port}", flush=True)
     stop.wait()
     server.health.enter_graceful_shutdown()  # type: ignore[attr-defined]
