@@ -159,32 +159,44 @@ class DayPairs:
         """Add one file's pairs to the day's; return them (`pair_key`, normalized pair, level).
 
         A level is null while only the model can tell, and stays null for a pair that
-        normalizes to nothing.
+        normalizes to nothing. The work (normalizing, asking the cache) happens outside the
+        lock, which only guards adding the results: two files in flight never wait on
+        each other's work, and a pair both found is added, and counted, once.
         """
-        keys = valid.select("pair_key", "company", "title").unique("pair_key")
+        keys = valid.select(pl.col("pair_key").unique())
         with self._lock:
-            unseen = keys.join(self._raw, on="pair_key", how="anti")
-            if unseen.height:
-                self._raw = pl.concat([self._raw, _normalized(unseen)])
-            pairs = keys.select("pair_key").join(self._raw, on="pair_key")
-            unknown = (
-                pairs.filter(USABLE)
-                .select(NORMALIZED)
-                .unique()
-                .join(self._levels, on=NORMALIZED, how="anti")
+            raw = self._raw
+        unseen = keys.join(raw, on="pair_key", how="anti")["pair_key"]
+        if unseen.len():
+            named = valid.filter(pl.col("pair_key").is_in(unseen.implode()))
+            normalized = _normalized(
+                named.select("pair_key", "company", "title").unique("pair_key")
             )
-            if unknown.height:
-                found = cached_levels(
-                    unknown["company_normalized"].to_list(),
-                    unknown["title_normalized"].to_list(),
-                    self._cache,
-                    self._model.model_version,
-                )
-                self.cache_hits += found.cache_hits
-                self.cache_misses += found.cache_misses
-                unknown = unknown.with_columns(seniority=pl.Series(found.levels, dtype=pl.Int8))
-                self._levels = pl.concat([self._levels, unknown])
+            with self._lock:
+                fresh = normalized.join(self._raw, on="pair_key", how="anti")
+                self._raw = pl.concat([self._raw, fresh])
+                raw = self._raw
+        pairs = keys.join(raw, on="pair_key")
+        with self._lock:
             levels = self._levels
+        unknown = (
+            pairs.filter(USABLE).select(NORMALIZED).unique().join(levels, on=NORMALIZED, how="anti")
+        )
+        if unknown.height:
+            found = cached_levels(
+                unknown["company_normalized"].to_list(),
+                unknown["title_normalized"].to_list(),
+                self._cache,
+                self._model.model_version,
+            )
+            unknown = unknown.with_columns(seniority=pl.Series(found.levels, dtype=pl.Int8))
+            with self._lock:
+                fresh = unknown.join(self._levels, on=NORMALIZED, how="anti")
+                misses = fresh["seniority"].null_count()
+                self.cache_hits += fresh.height - misses
+                self.cache_misses += misses
+                self._levels = pl.concat([self._levels, fresh])
+                levels = self._levels
         return pairs.join(levels, on=NORMALIZED, how="left")
 
     def ask_model_for_misses(self) -> None:
