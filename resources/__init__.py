@@ -10,7 +10,6 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 
 from resources import settings
-from resources.dbt import build_dbt_resource
 from resources.object_storage import LocalObjectStorage, ObjectStorage, S3ObjectStorage
 from resources.seniority_cache import SeniorityCache
 from resources.seniority_model import SeniorityModel
@@ -96,6 +95,10 @@ def build_tagging_model() -> TaggingModel:
 
 def build_resources() -> dict[str, object]:
     """Every resource the assets ask for, by name."""
+    # Imported here: dagster-dbt takes seconds to import, and a process that needs only a
+    # cache or the storage (a sensor's, a test's, a notebook's) should not pay for it.
+    from resources.dbt import build_dbt_resource
+
     return {
         "storage": build_storage(),
         "warehouse": build_warehouse(),
