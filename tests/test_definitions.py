@@ -331,7 +331,22 @@ BAD_DAYS = {
 }
 
 
-@pytest.mark.parametrize("key", sorted(BAD_DAYS))
+def test_every_bad_partition_key_is_refused_naming_the_form_and_the_days():
+    from assets.partitions import UnknownDay, daily_partitions
+
+    last_day = daily_partitions.get_last_partition_key()
+    for key, problem in BAD_DAYS.items():
+        with pytest.raises(UnknownDay) as refused:
+            daily_partitions.check_day(key)
+        assert refused.value.message == (
+            f"partition {key!r} {problem}: the daily partitions run from 2026-07-01 "
+            f"to {last_day} (YYYY-MM-DD; FIELDWORK_FIRST_DAY sets the first day)"
+        )
+
+
+# Through the CLI, one malformed key and one outside the days: each run of the CLI pays
+# for importing the definitions, and the malformed keys take the same path.
+@pytest.mark.parametrize("key", ["2026/11/01", "2020-01-01"])
 def test_the_cli_refuses_a_bad_partition_key_in_one_line(key, tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "FIELDWORK_DATA_DIR": str(tmp_path)}
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
