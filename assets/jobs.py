@@ -4,6 +4,8 @@ The daily job names its families: a family with another partitioning (per custom
 joins the definitions without entering it.
 """
 
+from datetime import timedelta
+
 import dagster as dg
 
 from assets.partitions import daily_partitions
@@ -42,6 +44,26 @@ fieldwork_daily = dg.define_asset_job(
 )
 
 daily_jobs = [postings_daily, weather_daily, fieldwork_daily]
+
+
+@dg.schedule(
+    job=fieldwork_daily,
+    cron_schedule="0 2 * * *",
+    execution_timezone="UTC",
+    description=(
+        "At 02:00 UTC, runs fieldwork_daily for the day that just ended: the sensors start a "
+        "day as its files arrive; this run closes it once late files are in."
+    ),
+)
+def fieldwork_daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    # Not build_schedule_from_partitioned_job: with end_offset=1 its last partition is
+    # today's, still filling up.
+    ended = context.scheduled_execution_time - timedelta(days=1)
+    day = ended.strftime("%Y-%m-%d")
+    return dg.RunRequest(partition_key=day, run_key=f"fieldwork_daily:{day}")
+
+
+daily_schedules = [fieldwork_daily_schedule]
 
 # Customer-partitioned: one run per customer, never part of the daily job. The group's one
 # unpartitioned asset (the customer registry) is refreshed by every run; it is cheap.

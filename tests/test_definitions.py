@@ -141,12 +141,13 @@ JOBS = {
 }
 SENSORS = {
     "raw_job_postings_sensor",
+    "weather_readings_sensor",
     "training_customers_sensor",
     "tag_approval_sensor",
     "customer_entitlements_sensor",
     "freshness_checks_sensor",
 }
-SCHEDULES: set[str] = set()
+SCHEDULES = {"fieldwork_daily_schedule"}
 RESOURCES = {
     "storage",
     "warehouse",
