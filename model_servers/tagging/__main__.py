@@ -32,6 +32,13 @@ def _garbage_modes(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _module_ids(text: str) -> tuple[str, ...]:
+    ids = tuple(module_id.strip() for module_id in text.split(",") if module_id.strip())
+    if not ids:
+        raise argparse.ArgumentTypeError(f"no module id in {text!r}")
+    return ids
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m model_servers.tagging", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -82,11 +89,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="wait S seconds before each reply: slow but steady",
     )
     faults.add_argument(
+        "--batch-delay-seconds",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="wait S seconds before each batch's first reply: a model with a fixed time per batch",
+    )
+    faults.add_argument(
         "--garbage",
         type=_garbage_modes,
         default=(),
         metavar="MODE[,MODE]",
         help=f"answer wrongly on purpose: {', '.join(GARBAGE_MODES)}",
+    )
+    faults.add_argument(
+        "--faults-only-for",
+        type=_module_ids,
+        default=(),
+        metavar="MODULE_ID[,MODULE_ID]",
+        help="apply the fault switches only to requests asking about one of these modules",
     )
     parser.add_argument(
         "--exit-on-stdin-eof",
@@ -96,6 +117,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.backend == "chat" and not (args.chat_base_url and args.chat_model):
         parser.error("--backend chat needs --chat-base-url and --chat-model")
+    if args.batch_delay_seconds < 0:
+        parser.error(f"--batch-delay-seconds must be 0 or more, got {args.batch_delay_seconds}")
     if args.chat_api_key_env and not os.environ.get(args.chat_api_key_env):
         parser.error(f"--chat-api-key-env names {args.chat_api_key_env}, which is not set")
     return args
@@ -140,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         stall=args.stall,
         seconds_per_module=args.seconds_per_module,
         garbage=args.garbage,
+        batch_delay_seconds=args.batch_delay_seconds,
+        faults_only_for=args.faults_only_for,
     )
     if args.exit_on_stdin_eof:
         stop_on_stdin_eof(stop)

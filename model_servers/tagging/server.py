@@ -3,14 +3,18 @@
 SuggestTags streams one reply per module as each is ready. The switches reproduce what the
 client and the platform must survive on a real socket: a flapping server (`fail_first`),
 one that accepts a call and never answers (`stall`), one that is slow but steady
-(`seconds_per_module`), and one that answers wrongly (`garbage`, see faults.py).
+(`seconds_per_module`), one that answers wrongly (`garbage`, see faults.py), and one that
+takes a fixed time per batch before its first reply (`batch_delay_seconds`, the benchmark's
+model). `faults_only_for` aims the switches at the requests that ask about one of the named
+modules (the others are answered normally), so one batch among several can be the faulty
+one. `max_calls_in_flight` says how many SuggestTags calls the server held at once.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent import futures
 
 import grpc
@@ -45,6 +49,8 @@ class TaggingModelServicer(tagging_pb2_grpc.TaggingModelServicer):
         stall: bool = False,
         seconds_per_module: float = 0.0,
         garbage: tuple[str, ...] | str = (),
+        batch_delay_seconds: float = 0.0,
+        faults_only_for: Iterable[str] = (),
     ) -> None:
         self.backend = backend or TfidfBackend()
         self.max_batch_size = max_batch_size
@@ -53,24 +59,51 @@ class TaggingModelServicer(tagging_pb2_grpc.TaggingModelServicer):
         self.seconds_per_module = seconds_per_module
         self.garbage = parse_garbage(garbage) if isinstance(garbage, str) else garbage
         parse_garbage(",".join(self.garbage))  # refuse an unknown mode now, not per call
+        if batch_delay_seconds < 0:
+            raise ValueError(f"batch_delay_seconds must be 0 or more, got {batch_delay_seconds}")
+        self.batch_delay_seconds = batch_delay_seconds
+        self.faults_only_for = frozenset(faults_only_for)
         self._lock = threading.Lock()
         self.suggest_calls = 0  # every SuggestTags attempt that reached the server
+        self.faulty_calls = 0  # those the fault switches apply to (all, without faults_only_for)
+        self.calls_in_flight = 0
+        self.max_calls_in_flight = 0
 
     def SuggestTags(
         self, request: tagging_pb2.SuggestTagsRequest, context: grpc.ServicerContext
     ) -> Iterator[tagging_pb2.SuggestTagsReply]:
+        faulty = not self.faults_only_for or any(
+            module.module_id in self.faults_only_for for module in request.modules
+        )
         with self._lock:
             self.suggest_calls += 1
-            attempt = self.suggest_calls
+            self.faulty_calls += faulty
+            attempt = self.faulty_calls if faulty else 0
+            self.calls_in_flight += 1
+            self.max_calls_in_flight = max(self.max_calls_in_flight, self.calls_in_flight)
+        try:
+            yield from self._answer(request, context, faulty, attempt)
+        finally:
+            with self._lock:
+                self.calls_in_flight -= 1
+
+    def _answer(
+        self,
+        request: tagging_pb2.SuggestTagsRequest,
+        context: grpc.ServicerContext,
+        faulty: bool,
+        attempt: int,
+    ) -> Iterator[tagging_pb2.SuggestTagsReply]:
+        """One SuggestTags call; `faulty`: the fault switches apply to it (its `attempt`-th)."""
         ended = threading.Event()  # set when the call ends: done, cancelled or past deadline
         if not context.add_callback(ended.set):
             return  # the call has already ended
-        if attempt <= self.fail_first:
+        if faulty and attempt <= self.fail_first:
             context.abort(
                 grpc.StatusCode.UNAVAILABLE,
                 f"injected failure {attempt} of {self.fail_first} (--fail-first)",
             )
-        if self.stall:
+        if faulty and self.stall:
             ended.wait()  # accept the call and never answer; free the thread once it ends
             return
         n_modules = len(request.modules)
@@ -91,9 +124,14 @@ class TaggingModelServicer(tagging_pb2_grpc.TaggingModelServicer):
             n_modules,
             asked.customer_id,
         )
+        delay = self.batch_delay_seconds if faulty else 0.0
+        if delay and ended.wait(delay):
+            return  # the client went away while the batch's fixed time ran
+        per_module = self.seconds_per_module if faulty else 0.0
+        garbage = self.garbage if faulty else ()
         try:
-            for reply in garble(self.backend.suggest(asked), asked, self.garbage):
-                if self.seconds_per_module and ended.wait(self.seconds_per_module):
+            for reply in garble(self.backend.suggest(asked), asked, garbage):
+                if per_module and ended.wait(per_module):
                     return  # the client went away while we were slow
                 if not context.is_active():
                     return
@@ -127,7 +165,8 @@ def serve(
     """Start a server in this process; returns it (already started) and its bound port.
 
     `options` go to `TaggingModelServicer` (backend, max_batch_size, fail_first, stall,
-    seconds_per_module, garbage); the servicer is reachable as `server.servicer`.
+    seconds_per_module, garbage, batch_delay_seconds, faults_only_for); the servicer is
+    reachable as `server.servicer`.
     """
     servicer = TaggingModelServicer(**options)  # type: ignore[arg-type]
     server = grpc.server(

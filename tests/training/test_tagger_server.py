@@ -200,6 +200,31 @@ def test_stall_accepts_and_never_answers(start_tagger) -> None:
     assert stub.DescribeModel(pb.DescribeTaggerRequest(), timeout=5).backend == "tfidf"
 
 
+def test_batch_delay_holds_every_batch_at_once_before_its_first_reply(start_tagger) -> None:
+    server, stub, _ = start_tagger(batch_delay_seconds=1.0)
+    with pytest.raises(grpc.RpcError) as info:
+        list(stub.SuggestTags(request(), timeout=0.3))
+    assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    # Three batches at once: each waits its own fixed time, all held by the server together.
+    calls = [stub.SuggestTags(request(request_id=f"req-{n}"), timeout=30) for n in range(3)]
+    assert [len(list(call)) for call in calls] == [len(MODULES)] * 3
+    assert server.servicer.max_calls_in_flight == 3
+    assert server.servicer.calls_in_flight == 0
+
+
+def test_faults_only_for_spoils_only_the_requests_naming_those_modules(start_tagger) -> None:
+    server, stub, _ = start_tagger(fail_first=1, garbage="unknown-tag", faults_only_for=["m3"])
+    clean = list(stub.SuggestTags(request(MODULES[:2]), timeout=30))
+    assert all(UNKNOWN_TAG_ID not in [t.tag_id for t in r.tags] for r in clean)
+    with pytest.raises(grpc.RpcError) as info:
+        list(stub.SuggestTags(request(MODULES[2:]), timeout=30))
+    assert "injected failure 1 of 1" in info.value.details()
+    spoilt = list(stub.SuggestTags(request(MODULES[2:]), timeout=30))
+    assert UNKNOWN_TAG_ID in [t.tag_id for t in spoilt[0].tags]
+    assert list(stub.SuggestTags(request(MODULES[:2]), timeout=30)) == clean
+    assert (server.servicer.suggest_calls, server.servicer.faulty_calls) == (4, 2)
+
+
 def garbage_replies(
     start_tagger, mode: str
 ) -> tuple[list[pb.SuggestTagsReply], grpc.RpcError | None]:
@@ -282,7 +307,9 @@ def start_cli(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess
 
 
 def test_cli_serves_with_its_switches_and_stops_on_sigterm() -> None:
-    process, target = start_cli("--fail-first", "1", "--max-batch-size", "50")
+    process, target = start_cli(
+        "--fail-first", "1", "--max-batch-size", "50", "--batch-delay-seconds", "0.05"
+    )
     try:
         with grpc.insecure_channel(target) as channel:
             stub = pb_grpc.TaggingModelStub(channel)
@@ -312,6 +339,8 @@ def test_cli_exits_when_its_parent_closes_stdin() -> None:
             "FIELDWORK_TEST_KEY_NOBODY_SET, which is not set",
         ),
         (["--garbage", "unknown-tag,nonsense"], "unknown garbage modes ['nonsense']"),
+        (["--batch-delay-seconds", "-1"], "--batch-delay-seconds must be 0 or more, got -1"),
+        (["--faults-only-for", " , "], "no module id in ' , '"),
     ],
 )
 def test_cli_refuses_unusable_options(args: list[str], problem: str) -> None:
