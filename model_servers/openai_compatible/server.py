@@ -69,7 +69,10 @@ class RequestRefused(Exception):
 
 
 class ChatCompletionsServer(ThreadingHTTPServer):
-    """The HTTP server; `requests` keeps every chat-completions body received, for tests."""
+    """The HTTP server. For tests: `requests` keeps every chat-completions body received,
+    `answers` the text answered to each (prose and cut-off JSON as sent) by the index of its
+    request in `requests`; `faults` may be replaced between requests (an endpoint that
+    recovers)."""
 
     daemon_threads = True
 
@@ -86,6 +89,7 @@ class ChatCompletionsServer(ThreadingHTTPServer):
         self.faults = faults
         self.api_key = api_key
         self.requests: list[dict[str, Any]] = []
+        self.answers: dict[int, str] = {}
         self._lock = threading.Lock()
         self._counter = 0
 
@@ -94,6 +98,10 @@ class ChatCompletionsServer(ThreadingHTTPServer):
             self.requests.append(body)
             self._counter += 1
             return self._counter
+
+    def answered(self, number: int, text: str) -> None:
+        with self._lock:
+            self.answers[number - 1] = text
 
     def faults_for(self, module_ids: list[str]) -> set[str]:
         return {f.mode for f in self.faults if any(f.applies_to(m) for m in module_ids)}
@@ -128,6 +136,7 @@ class ChatCompletionsServer(ThreadingHTTPServer):
             )
         elif "truncated-json" in modes:
             text, finish_reason = text[: max(1, len(text) // 2)], "length"
+        self.answered(number, text)
         return 200, {
             "id": f"chatcmpl-fieldwork-{number}",
             "object": "chat.completion",
