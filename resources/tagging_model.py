@@ -149,6 +149,11 @@ class TaggingModel(GrpcClientResource):
     max(`seconds_per_module_floor`, 1 / `modules_per_second`), so a slow but steady model
     finishes and a silent one is cancelled. `deadline_seconds` (the foundation's) bounds the
     other calls (DescribeModel, health).
+
+    `max_batches_in_flight`: SuggestTags calls a run keeps open at once (1: one batch after
+    the other). Each call's deadline starts when it is sent, so keep it at or below what the
+    server answers at once (the reference server: `--max-workers`, 8): a call the server
+    queues spends its deadline waiting.
     """
 
     SERVICE_NAMES: ClassVar[tuple[str, ...]] = (TAGGING_SERVICE_NAME,)
@@ -160,6 +165,7 @@ class TaggingModel(GrpcClientResource):
     seconds_per_module_floor: float = 5.0
     deadline_slack: float = 2.0
     max_tags_per_module: int = MAX_TAGS_PER_MODULE
+    max_batches_in_flight: int = 4
 
     def service_config(self) -> dict[str, object]:
         """The foundation's retry policy, except for SuggestTags, which the client retries
@@ -186,6 +192,7 @@ class TaggingModel(GrpcClientResource):
                 ("deadline_floor_seconds", self.deadline_floor_seconds),
                 ("deadline_slack", self.deadline_slack),
                 ("max_tags_per_module", self.max_tags_per_module),
+                ("max_batches_in_flight", self.max_batches_in_flight),
             )
             if not value > 0
         ]
@@ -200,7 +207,11 @@ class TaggingModel(GrpcClientResource):
 
 
 class TaggingClient(GrpcClient):
-    """`calls` counts SuggestTags requests that returned a result, `items_sent` their modules."""
+    """`calls` counts SuggestTags requests that returned a result, `items_sent` their modules.
+
+    One client serves the batches a run keeps in flight at once (the channel multiplexes
+    their streams): `suggest` may be called from several threads.
+    """
 
     config: TaggingModel
 
@@ -208,9 +219,14 @@ class TaggingClient(GrpcClient):
         super().__init__(channel, target, config)
         self._stub = tagging_pb2_grpc.TaggingModelStub(channel)
         self._description: TaggerDescription | None = None
+        self._lock = threading.Lock()  # the counters and the description, shared by threads
 
     def describe(self) -> TaggerDescription:
         """The model's description, asked once per client."""
+        with self._lock:
+            return self._describe()
+
+    def _describe(self) -> TaggerDescription:
         if self._description is None:
             reply = self._call(self._stub.DescribeModel, tagging_pb2.DescribeTaggerRequest())
             self._description = TaggerDescription(
@@ -272,8 +288,9 @@ class TaggingClient(GrpcClient):
         )
         call = _StreamedCall(self, request, where, on_progress)
         result = call.run()
-        self.calls += 1
-        self.items_sent += len(modules)
+        with self._lock:
+            self.calls += 1
+            self.items_sent += len(modules)
         return result
 
     def _check_input(

@@ -14,6 +14,13 @@ again is read, never sent twice); `failed` when the call failed or some answers 
 A model that stops answering fails its request at the client's deadline and stops the run's
 remaining batches: the run fails and says so, and nothing hangs.
 
+Batches in flight: up to the tagging model's `max_batches_in_flight` requests are open at
+once (1: one after the other), so the model's time per batch overlaps instead of adding up.
+Each batch keeps its own tally (re-asks and dead letters included) and the run adds them up
+in batch order: the outputs, the request log and the figures are those of a sequential run,
+whatever order the batches finish in. A failed call lets the batches in flight finish and
+starts no other.
+
 The model version in every key is the platform's name for the model it asks: the tagger's own
 version, plus a digest of the approvals sent with the request once there are enough for the
 tagger to learn from them (so new approvals mean a new model, and fresh suggestions).
@@ -25,9 +32,12 @@ import datetime as dt
 import hashlib
 import io
 import json
+import queue
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +89,8 @@ DEFAULT_BATCH_SIZE = 1_000
 # (model_servers/tagging/model.py, MIN_APPROVED_MODULES); fewer approvals change nothing.
 MIN_APPROVALS_TO_SEND = 50
 PROGRESS_EVERY_SECONDS = 5.0
+# How often the run's thread passes on the messages of the batches in flight.
+RELAY_EVERY_SECONDS = 0.5
 # Problems named in a dead letter's reason (all of them are in the check metadata).
 REASON_PROBLEMS = 5
 
@@ -231,8 +243,10 @@ class SuggestionRun:
     tagger_calls: int = 0
     reasks: int = 0  # re-ask calls
     modules_reasked: int = 0  # module re-asks (one module re-asked twice counts 2)
-    model_seconds: float = 0.0
+    model_seconds: float = 0.0  # summed over calls (batches in flight at once overlap)
     seconds: float = 0.0
+    batches: int = 0
+    max_batches_in_flight: int = 1
     cache_status: str = ""
     records: dict[str, RequestRecord] = field(default_factory=dict)
     failed_requests: list[FailedRequest] = field(default_factory=list)
@@ -317,6 +331,8 @@ class SuggestionRun:
             "tagger_calls": self.tagger_calls,
             "model_seconds": round(self.model_seconds, 3),
             "seconds": round(self.seconds, 3),
+            "batches": self.batches,
+            "max_batches_in_flight": self.max_batches_in_flight,
         }
 
 
@@ -335,8 +351,37 @@ class _Progress:
             self.say(f"{self.label}: {received:,} of {total:,} replies")
 
 
+@dataclass
+class _BatchTally:
+    """What one batch did and cost, re-asks included. Each batch in flight keeps its own;
+    the run adds them up in batch order, so its report is the same whatever order the
+    batches finished in."""
+
+    valid: list[pl.DataFrame] = field(default_factory=list)
+    problems: list[pl.DataFrame] = field(default_factory=list)  # one frame per ask, in order
+    records: dict[str, RequestRecord] = field(default_factory=dict)
+    sent: set[str] = field(default_factory=set)
+    dead_lettered: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    failed_requests: list[FailedRequest] = field(default_factory=list)
+    reply_model_versions: set[str] = field(default_factory=set)
+    unsent: int = 0
+    answered_from_log: int = 0
+    tagger_calls: int = 0
+    reasks: int = 0
+    modules_reasked: int = 0
+    model_seconds: float = 0.0
+
+
 class CustomerSuggester:
-    """One customer's suggestion run: `run()` once, then read `report`."""
+    """One customer's suggestion run: `run()` once, then read `report`.
+
+    Batches go to the model up to `batches_in_flight` at once (default: the tagging
+    model's `max_batches_in_flight`), each in a worker thread with its own tally; the
+    request log holds one object per request, so concurrent batches never write the same
+    one. Messages from the workers are relayed by the calling thread (`say` may be
+    Dagster's `context.log`). A failed call stops the run: no batch starts after it, the
+    ones already in flight finish (their requests end logged, never left running)."""
 
     def __init__(
         self,
@@ -347,25 +392,44 @@ class CustomerSuggester:
         storage: ObjectStorage,
         say: Callable[[str], None] = lambda message: None,
         clock: Callable[[], dt.datetime] = _utc_now,
+        batches_in_flight: int | None = None,
     ) -> None:
         self.job, self.tagger, self.cache, self.log = job, tagger, cache, log
-        self.storage, self.say, self.clock = storage, say, clock
+        self.storage, self.clock = storage, clock
+        self.batches_in_flight = batches_in_flight or tagger.config.max_batches_in_flight
+        if self.batches_in_flight < 1:
+            raise ValueError(f"batches_in_flight must be at least 1, got {batches_in_flight}")
         self.taxonomy_tags = [
             TaxonomyTag(t.tag_id, t.label, t.description, t.aliases) for t in job.taxonomy.tags
         ]
         self.tag_ids = job.taxonomy.tag_ids
+        self._say = say
+        self._messages: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._stopped = threading.Event()
+        self._cache_lock = threading.Lock()  # the cache client counts and degrades unlocked
         self._valid: list[pl.DataFrame] = []
         self._problems: list[pl.DataFrame] = []
         self._sent: set[str] = set()
-        self._stopped = False
-        self._last_valid = pl.DataFrame(schema=SUGGESTION_SCHEMA)
         self.report = SuggestionRun(
             customer_id=job.customer_id,
             model_version=job.model_version,
             modules_considered=job.modules.height,
             valid=pl.DataFrame(schema=SUGGESTION_SCHEMA),
             problems=pl.DataFrame(schema=PROBLEM_SCHEMA),
+            max_batches_in_flight=self.batches_in_flight,
         )
+
+    def say(self, message: str) -> None:
+        """From any thread; the thread that called `run` passes it on."""
+        self._messages.put(message)
+
+    def _relay(self) -> None:
+        while True:
+            try:
+                message = self._messages.get_nowait()
+            except queue.Empty:
+                return
+            self._say(message)
 
     def run(self) -> SuggestionRun:
         started = time.perf_counter()
@@ -375,17 +439,16 @@ class CustomerSuggester:
             misses.slice(offset, job.batch_size)
             for offset in range(0, misses.height, job.batch_size)
         ]
+        report.batches = len(batches)
         if misses.height:
-            self.say(
+            self._say(
                 f"{job.customer_id}: {job.modules.height:,} modules need suggestions, "
                 f"{report.modules_cached:,} cached; asking the model for {misses.height:,} "
-                f"in {len(batches)} batch(es) of up to {job.batch_size:,}"
+                f"in {len(batches)} batch(es) of up to {job.batch_size:,}, "
+                f"up to {self.batches_in_flight} at once"
             )
-        for number, batch in enumerate(batches, start=1):
-            if self._stopped:
-                report.modules_unsent += batch.height
-                continue
-            self._ask_batch(batch, f"{job.customer_id} batch {number}/{len(batches)}")
+        for tally in self._ask_batches(batches):
+            self._add(tally)
         report.valid = pl.concat(
             [pl.DataFrame(schema=SUGGESTION_SCHEMA), *self._valid], how="vertical"
         ).sort("module_id")
@@ -396,6 +459,53 @@ class CustomerSuggester:
         report.cache_status = self.cache.status
         report.seconds = time.perf_counter() - started
         return report
+
+    def _ask_batches(self, batches: list[pl.DataFrame]) -> list[_BatchTally]:
+        """Every batch asked, up to `batches_in_flight` at once; their tallies in batch order.
+        A batch that raises stops the others from starting, and its error is raised once
+        those in flight are done."""
+        if not batches:
+            return []
+        customer_id = self.job.customer_id
+        pool = ThreadPoolExecutor(
+            max_workers=min(self.batches_in_flight, len(batches)),
+            thread_name_prefix=f"suggest-{customer_id}",
+        )
+        futures = [
+            pool.submit(self._ask_batch, batch, f"{customer_id} batch {n}/{len(batches)}")
+            for n, batch in enumerate(batches, start=1)
+        ]
+        try:
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, RELAY_EVERY_SECONDS, FIRST_COMPLETED)
+                if any(future.exception() is not None for future in done):
+                    self._stopped.set()
+                self._relay()
+        except BaseException:  # interrupted: start no other batch, let those in flight end
+            self._stopped.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            self._relay()
+        return [future.result() for future in futures]
+
+    def _add(self, tally: _BatchTally) -> None:
+        report = self.report
+        self._valid.extend(tally.valid)
+        self._problems.extend(tally.problems)
+        self._sent.update(tally.sent)
+        report.records.update(tally.records)
+        report.modules_dead_lettered.extend(tally.dead_lettered)
+        report.modules_failed.extend(tally.failed)
+        report.failed_requests.extend(tally.failed_requests)
+        report.reply_model_versions.update(tally.reply_model_versions)
+        report.modules_unsent += tally.unsent
+        report.modules_answered_from_log += tally.answered_from_log
+        report.tagger_calls += tally.tagger_calls
+        report.reasks += tally.reasks
+        report.modules_reasked += tally.modules_reasked
+        report.model_seconds += tally.model_seconds
 
     # --- the cache ---------------------------------------------------------------------------
 
@@ -435,60 +545,70 @@ class CustomerSuggester:
         hit_ids = {module_id for module_id, _, _ in hits}
         return modules.filter(~pl.col("module_id").is_in(hit_ids))
 
-    def _remember(self, valid: pl.DataFrame) -> None:
-        """Valid suggestions into the run's results and the cache."""
+    def _remember(self, valid: pl.DataFrame, tally: _BatchTally) -> None:
+        """Valid suggestions into the batch's results and the cache."""
         if not valid.height:
             return
-        self._valid.append(valid)
-        self.cache.set_many(
-            self.job.customer_id,
-            self.job.taxonomy.version,
-            self.job.model_version,
-            {
-                row["content_hash"]: {
-                    **row,
-                    "confidences": list(row["confidences"]),
-                    "suggested_at": row["suggested_at"].isoformat(),
-                }
-                for row in valid.iter_rows(named=True)
-            },
-        )
+        tally.valid.append(valid)
+        values = {
+            row["content_hash"]: {
+                **row,
+                "confidences": list(row["confidences"]),
+                "suggested_at": row["suggested_at"].isoformat(),
+            }
+            for row in valid.iter_rows(named=True)
+        }
+        with self._cache_lock:
+            self.cache.set_many(
+                self.job.customer_id, self.job.taxonomy.version, self.job.model_version, values
+            )
 
     # --- asking the model --------------------------------------------------------------------
 
-    def _ask_batch(self, batch: pl.DataFrame, label: str) -> None:
+    def _ask_batch(self, batch: pl.DataFrame, label: str) -> _BatchTally:
         """Ask for `batch`, then re-ask its failed modules until valid or out of re-asks."""
+        tally = _BatchTally()
+        if self._stopped.is_set():
+            tally.unsent = batch.height
+            return tally
         asked: Counter[str] = Counter()
         pending = batch
         ask = 0
-        while pending.height and not self._stopped:
+        while pending.height:
             ask += 1
             if ask > 1:
-                self.report.reasks += 1
-                self.report.modules_reasked += pending.height
+                if self._stopped.is_set():
+                    # Another batch's call failed: no re-ask. Their request is logged failed,
+                    # so the next run asks for these modules again.
+                    tally.failed.extend(pending["module_id"])
+                    self.say(f"{label}: {pending.height} module(s) not re-asked: the run stops")
+                    return tally
+                tally.reasks += 1
+                tally.modules_reasked += pending.height
                 self.say(f"{label}: re-asking {pending.height} module(s) (re-ask {ask - 1})")
-            validation, record = self._ask(pending, label, ask)
+            validation, record = self._ask(pending, label, ask, tally)
             if validation is None:
-                return  # the call failed: the run stops asking
+                return tally  # the call failed: the run stops asking
             asked.update(pending["module_id"].to_list())
             plan = plan_reasks(validation.reask_module_ids, asked, self.job.max_reasks)
             if plan.dead_letter:
-                self._dead_letter(record, pending, plan.dead_letter, asked)
+                self._dead_letter(record, pending, plan.dead_letter, asked, tally)
             pending = pending.filter(pl.col("module_id").is_in(plan.reask)).sort("module_id")
+        return tally
 
     def _ask(
-        self, pending: pl.DataFrame, label: str, ask: int
+        self, pending: pl.DataFrame, label: str, ask: int, tally: _BatchTally
     ) -> tuple[SuggestionValidation | None, RequestRecord]:
         """One request: logged, sent (or read from the log), validated, its valid answers kept."""
-        job, report = self.job, self.report
+        job = self.job
         request = suggest_request(job.customer_id, pending, job.taxonomy.version, job.model_version)
         record = self.log.open(request)
         key = record.idempotency_key
         if record.status == "succeeded":
             answers = self._read_answers(key, pending)
-            report.modules_answered_from_log += answers.height
-            self._remember(answers)
-            report.records[key] = record
+            tally.answered_from_log += answers.height
+            self._remember(answers, tally)
+            tally.records[key] = record
             validation = validate_suggestions(
                 pending, _as_replies(answers), self.tag_ids, job.max_tags_per_module
             )
@@ -497,8 +617,8 @@ class CustomerSuggester:
             record = self.log.fail(record, "interrupted: found running by a later run")
         before = record.attempts
         record = self.log.start(record)
-        report.records[key] = record
-        self._sent.update(pending["module_id"])
+        tally.records[key] = record
+        tally.sent.update(pending["module_id"])
         texts = [
             ModuleText(m, title or "", description or "")
             for m, title, description in pending.select("module_id", "title", "description").rows()
@@ -515,11 +635,11 @@ class CustomerSuggester:
             )
         except SuggestionsUnavailable as error:
             partial = error.result
-            report.tagger_calls += 1
-            report.model_seconds += partial.seconds
+            tally.tagger_calls += 1
+            tally.model_seconds += partial.seconds
             # Replies that did arrive are as good as any: the valid ones are kept.
             validation = (
-                self._validate(pending, partial.replies, True, ask, key)
+                self._validate(pending, partial.replies, True, ask, key, tally)[0]
                 if partial.replies
                 else None
             )
@@ -532,22 +652,24 @@ class CustomerSuggester:
             # At the deadline: failed, for the next run. Out of retries: dead, for a replay.
             if not partial.cut_short:
                 record = self.log.mark_dead(record, str(error))
-            self._stop(pending, validation, record, str(error))
+            self._stop(pending, validation, record, str(error), tally)
             return None, record
         except ModelRejected as error:
-            report.tagger_calls += 1
+            tally.tagger_calls += 1
             record = self.log.fail(record, str(error), attempts=before + 1)
             record = self.log.mark_dead(record, f"refused by the model: {error}")
-            self._stop(pending, None, record, str(error))
+            self._stop(pending, None, record, str(error), tally)
             return None, record
-        report.tagger_calls += 1
-        report.model_seconds += result.seconds
-        report.reply_model_versions.update(result.model_versions)
-        validation = self._validate(pending, result.replies, result.cut_short, ask, key)
+        tally.tagger_calls += 1
+        tally.model_seconds += result.seconds
+        tally.reply_model_versions.update(result.model_versions)
+        validation, valid = self._validate(
+            pending, result.replies, result.cut_short, ask, key, tally
+        )
         attempts = before + result.attempts
         versions = ",".join(result.model_versions) or None
         if validation.modules_failed == 0 and validation.invalid.height == 0:
-            self._write_answers(key)
+            self._write_answers(key, valid)
             record = self.log.succeed(
                 record, latency_seconds=result.seconds, model_version=versions, attempts=attempts
             )
@@ -558,7 +680,7 @@ class CustomerSuggester:
                 latency_seconds=result.seconds,
                 attempts=attempts,
             )
-        report.records[key] = record
+        tally.records[key] = record
         self.say(
             f"{label}: {validation.valid.height:,} of {pending.height:,} valid"
             + (f", {validation.modules_failed:,} invalid" if validation.modules_failed else "")
@@ -567,9 +689,16 @@ class CustomerSuggester:
         return validation, record
 
     def _validate(
-        self, pending: pl.DataFrame, replies, cut_short: bool, ask: int, key: str
-    ) -> SuggestionValidation:
-        """Validate one ask's replies; keep (and cache) the valid ones, record the problems."""
+        self,
+        pending: pl.DataFrame,
+        replies,
+        cut_short: bool,
+        ask: int,
+        key: str,
+        tally: _BatchTally,
+    ) -> tuple[SuggestionValidation, pl.DataFrame]:
+        """Validate one ask's replies; keep (and cache) the valid ones, record the problems.
+        Returns the validation and the valid suggestions (SUGGESTION_SCHEMA)."""
         validation = validate_suggestions(
             pending.select("module_id", "content_hash"),
             replies,
@@ -577,17 +706,17 @@ class CustomerSuggester:
             self.job.max_tags_per_module,
             cut_short=cut_short,
         )
-        self._last_valid = validation.valid.with_columns(suggested_at=pl.lit(self.clock())).cast(
+        valid = validation.valid.with_columns(suggested_at=pl.lit(self.clock())).cast(
             SUGGESTION_SCHEMA
         )  # type: ignore[arg-type]
-        self._remember(self._last_valid)
+        self._remember(valid, tally)
         if validation.invalid.height:
-            self._problems.append(
+            tally.problems.append(
                 validation.invalid.with_columns(
                     ask=pl.lit(ask, pl.Int32), idempotency_key=pl.lit(key)
                 )
             )
-        return validation
+        return validation, valid
 
     def _stop(
         self,
@@ -595,19 +724,20 @@ class CustomerSuggester:
         validation: SuggestionValidation | None,
         record: RequestRecord,
         error: str,
+        tally: _BatchTally,
     ) -> None:
         """The model failed a call: its modules are failed (or dead), and no batch follows."""
         valid = set(validation.valid["module_id"]) if validation is not None else set()
         unanswered = [m for m in pending["module_id"] if m not in valid]
         if record.status == "dead":
-            self.report.modules_dead_lettered.extend(unanswered)
+            tally.dead_lettered.extend(unanswered)
         else:
-            self.report.modules_failed.extend(unanswered)
-        self.report.records[record.idempotency_key] = record
-        self.report.failed_requests.append(
+            tally.failed.extend(unanswered)
+        tally.records[record.idempotency_key] = record
+        tally.failed_requests.append(
             FailedRequest(record.idempotency_key, len(pending), record.status, error)
         )
-        self._stopped = True
+        self._stopped.set()
         self.say(
             f"{self.job.customer_id}: request {record.idempotency_key} {record.status}: {error}"
         )
@@ -618,12 +748,13 @@ class CustomerSuggester:
         pending: pl.DataFrame,
         dead_ids: list[str],
         asked: Counter[str],
+        tally: _BatchTally,
     ) -> None:
         """Modules whose answers stayed invalid after their re-asks: to the dead-letter store,
         as a request of exactly those modules (a replay asks nothing else)."""
         job = self.job
-        # The reasons of the last ask (the earlier ones are in the run's check metadata).
-        problems = self._problems[-1].filter(pl.col("module_id").is_in(dead_ids))
+        # The reasons of the batch's last ask (the earlier ones are in the check metadata).
+        problems = tally.problems[-1].filter(pl.col("module_id").is_in(dead_ids))
         named = "; ".join(
             f"{m}: {check}: {reason} ({value})"
             for m, check, reason, value in problems.tail(REASON_PROBLEMS)
@@ -642,20 +773,18 @@ class CustomerSuggester:
                 record = self.log.fail(record, reason, attempts=times)
         if record.status == "failed":
             record = self.log.mark_dead(record, reason)
-        self.report.records[record.idempotency_key] = record
+        tally.records[record.idempotency_key] = record
         if record.status != "dead":  # the same modules answered in another run: not dead here
-            self.report.modules_failed.extend(dead_ids)
+            tally.failed.extend(dead_ids)
             return
-        self.report.modules_dead_lettered.extend(dead_ids)
+        tally.dead_lettered.extend(dead_ids)
         self.say(f"{job.customer_id}: dead letter {record.idempotency_key}: {reason}")
 
     # --- the answers of succeeded requests ---------------------------------------------------
 
-    def _write_answers(self, key: str) -> None:
+    def _write_answers(self, key: str, valid: pl.DataFrame) -> None:
         """The valid answers of a request about to be marked succeeded."""
-        self.storage.write_bytes(
-            answers_key(self.job.customer_id, key), frame_bytes(self._last_valid)
-        )
+        self.storage.write_bytes(answers_key(self.job.customer_id, key), frame_bytes(valid))
 
     def _read_answers(self, key: str, pending: pl.DataFrame) -> pl.DataFrame:
         path = answers_key(self.job.customer_id, key)
@@ -758,7 +887,9 @@ def replay_suggestions(
             approved=job.approvals,
             request_id=record.idempotency_key,
         )
-        validation = suggester._validate(pending, result.replies, result.cut_short, 1, "")
+        validation, _ = suggester._validate(
+            pending, result.replies, result.cut_short, 1, "", _BatchTally()
+        )
         valid += validation.valid.height
         if validation.modules_failed or validation.invalid.height:
             raise ValueError(_problem_summary(validation, result.error))
