@@ -6,7 +6,7 @@ import assets.postings.definitions
 import assets.training.definitions
 import assets.warehouse.definitions
 import assets.weather.definitions
-from assets.jobs import customer_jobs, daily_jobs, daily_schedules
+from assets.jobs import customer_jobs, daily_jobs, daily_schedules, daily_sensors
 from resources import build_resources, settings
 
 # Locally every step runs in the run's own process: a process per step would pay the
@@ -21,6 +21,7 @@ defs = dg.Definitions.merge(
     dg.Definitions(
         jobs=[*daily_jobs, *customer_jobs],
         schedules=daily_schedules,
+        sensors=daily_sensors,
         resources=build_resources(),
         executor=EXECUTORS[settings.executor_kind()],
     ),

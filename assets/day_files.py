@@ -57,7 +57,7 @@ def runs_for_changed_days(
 def day_files_sensor(
     name: str, job_name: str, prefix: str, is_input: Callable[[str], bool], files: str
 ) -> dg.SensorDefinition:
-    """A sensor starting `job_name` for a day when its input files under `prefix/<date>/`
+    """A sensor starting `job_name` for a day when its input files under `prefix/YYYY-MM-DD/`
     (described as `files` in the UI) appear or change."""
 
     @dg.sensor(
@@ -65,7 +65,7 @@ def day_files_sensor(
         job_name=job_name,
         minimum_interval_seconds=60,
         description=f"Starts {job_name} for a day when {files} appear or change under "
-        f"{prefix}/<date>/.",
+        f"`{prefix}/YYYY-MM-DD/`.",
     )
     def _sensor(context: dg.SensorEvaluationContext, storage: ObjectStorage):
         current = day_fingerprints(storage.list_objects(f"{prefix}/"), prefix, is_input)

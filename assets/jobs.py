@@ -9,7 +9,9 @@ from datetime import timedelta
 import dagster as dg
 
 from assets.partitions import daily_partitions
+from assets.postings.sensors import raw_job_postings_sensor
 from assets.training.partitions import customers
+from assets.weather.sensors import weather_readings_sensor
 
 # Day-partitioned families, in the order the main job runs them (dbt models of a family
 # sit in its group, so each family's job ends with its part of the warehouse).
@@ -64,6 +66,8 @@ def fieldwork_daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunReq
 
 
 daily_schedules = [fieldwork_daily_schedule]
+# Each starts its family's job for a day as the day's files arrive.
+daily_sensors = [raw_job_postings_sensor, weather_readings_sensor]
 
 # Customer-partitioned: one run per customer, never part of the daily job. The group's one
 # unpartitioned asset (the customer registry) is refreshed by every run; it is cheap.

@@ -5,7 +5,9 @@ import datetime as dt
 import time
 
 import dagster as dg
+import polars as pl
 
+from assets.metadata import PLATFORM_OWNERS, column_schema, table_metadata
 from assets.partitions import daily_partitions, day_of
 from assets.postings.augment import (
     OUTPUT_PREFIX,
@@ -25,12 +27,21 @@ from assets.postings.checks import (
     failed_blocking_checks,
     posting_check_results,
 )
+from assets.postings.parse import FIELDS, QUARANTINE_SCHEMA
 from resources.object_storage import ObjectStorage
 from resources.seniority_cache import SeniorityCache
 from resources.seniority_model import SeniorityModel
 from resources.warehouse import PartitionLoad, Warehouse
 
 WAREHOUSE_TABLE = "raw.job_postings"
+# The raw lines' fields the platform reads; any other field is carried through untouched.
+RAW_FIELDS = {
+    "company": "Required string.",
+    "title": "Required string.",
+    "posting_id": "Optional; kept as written (a number keeps its text).",
+    "location": "Optional; kept as written.",
+    "posted_at": "Optional; kept as written.",
+}
 PARTITION_COLUMN = "posting_date"
 
 
@@ -55,9 +66,12 @@ _IN_WAREHOUSE = {
     group_name="postings",
     partitions_def=daily_partitions,
     kinds={"json"},
-    metadata=_in_storage(f"{RAW_PREFIX}/{{partition}}/"),
+    owners=PLATFORM_OWNERS,
+    metadata=_in_storage(f"{RAW_PREFIX}/{{partition}}/")
+    | {"dagster/column_schema": column_schema(dict.fromkeys(FIELDS, pl.String), RAW_FIELDS)},
     description=(
-        "The day's raw job-posting JSONL files (plain, .gz or .zst) under job-postings-raw/<date>/."
+        "The day's raw job-posting JSONL files (plain, .gz or .zst) under "
+        "`job-postings-raw/YYYY-MM-DD/`. Its row count is recorded when the day is augmented."
     ),
 )
 def raw_job_postings(
@@ -102,11 +116,12 @@ def _warn_ignored(
             group_name="postings",
             deps=[raw_job_postings],
             kinds={"json", "redis", "grpc"},
+            owners=PLATFORM_OWNERS,
             # The files: every output but the quarantine, which shares the day's folder.
             metadata=_IN_WAREHOUSE | _in_storage(f"{OUTPUT_PREFIX}/{{partition}}/", glob="[!_]*"),
             description=(
                 "Every raw posting with its seniority level (1 Entry .. 7 Senior Executive) added, "
-                "under job-postings-mod/<date>/, and loaded into raw.job_postings."
+                "under `job-postings-mod/YYYY-MM-DD/`, and loaded into raw.job_postings."
             ),
         ),
         dg.AssetSpec(
@@ -114,10 +129,12 @@ def _warn_ignored(
             group_name="postings",
             deps=[raw_job_postings],
             kinds={"json"},
-            metadata=_in_storage(f"{OUTPUT_PREFIX}/{{partition}}/{QUARANTINE_NAME}"),
+            owners=PLATFORM_OWNERS,
+            metadata=_in_storage(f"{OUTPUT_PREFIX}/{{partition}}/{QUARANTINE_NAME}")
+            | {"dagster/column_schema": column_schema(QUARANTINE_SCHEMA)},
             description=(
                 "Raw posting lines that could not be augmented, with source file, line number, "
-                "reason and original bytes, in job-postings-mod/<date>/_quarantine.jsonl."
+                "reason and original bytes, in `job-postings-mod/YYYY-MM-DD/_quarantine.jsonl`."
             ),
         ),
     ],
@@ -170,7 +187,17 @@ def augmented_job_postings(
                 ),
                 metadata=figures,
             )
+        # Read before publishing, which moves the staged files.
+        postings_rows = table_metadata(postings_day.warehouse_rows(), report.lines_out)
+        quarantine_rows = table_metadata(postings_day.quarantine, report.lines_quarantined)
         loaded = _load_and_publish(postings_day, warehouse)
+    context.log_event(
+        dg.AssetObservation(
+            asset_key="raw_job_postings",
+            partition=day,
+            metadata={"dagster/row_count": report.lines_in, "files": report.files},
+        )
+    )
     if report.lines_quarantined:
         context.log.warning(
             f"{report.lines_quarantined} lines quarantined in "
@@ -200,6 +227,7 @@ def augmented_job_postings(
             "files_written_from_cache": report.files_written_from_cache,
             "warehouse_rows": loaded,
             "warehouse_table": WAREHOUSE_TABLE,
+            **postings_rows,
             "quarantine": dg.MetadataValue.path(storage.uri(report.quarantine_key)),
             "output": dg.MetadataValue.path(storage.uri(output_prefix(day))),
         },
@@ -212,6 +240,7 @@ def augmented_job_postings(
             "lines_quarantined": report.lines_quarantined,
             "quarantine_reasons": report.quarantine_reasons,
             "location": dg.MetadataValue.path(storage.uri(report.quarantine_key)),
+            **quarantine_rows,
         },
     )
 

@@ -277,6 +277,8 @@ class PostingsDay:
     # Where plain copies of compressed files are written before compression.
     scratch: Path
     files: list[StagedFile] = field(default_factory=list)
+    # Every rejected line of the day, once staged.
+    quarantine: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=QUARANTINE_SCHEMA))
     # Keys put in place so far by `publish`: what a failure during publishing changed.
     published: list[str] = field(default_factory=list)
 
@@ -419,6 +421,7 @@ def stage_quarantine(day: PostingsDay) -> None:
         [pl.DataFrame(schema=QUARANTINE_SCHEMA)] + [f.quarantine for f in day.files]
     ).sort("source_key", "line_number")
     quarantine.write_ndjson(day.staged_quarantine)
+    day.quarantine = quarantine
     day.report.lines_quarantined = quarantine.height
     day.report.quarantine_reasons = _reason_counts(quarantine)
 

@@ -8,6 +8,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from assets.metadata import PLATFORM_OWNERS, column_schema, table_metadata
 from assets.partitions import daily_partitions, day_of
 from assets.weather.checks import readings_reconcile, reconcile_staged
 from assets.weather.enrich import (
@@ -26,6 +27,7 @@ from assets.weather.layout import (
     QUARANTINE_TABLE,
     READINGS_GLOB,
     READINGS_PREFIX,
+    READINGS_SCHEMA,
     cities_key,
     heat_index_prefix,
     is_readings_key,
@@ -68,11 +70,13 @@ class HeatIndexConfig(dg.Config):
     group_name="weather",
     partitions_def=daily_partitions,
     kinds={"parquet"},
+    owners=PLATFORM_OWNERS,
     # The rows are the readings files; raw.weather_cities (loaded here too) is the registry.
-    metadata=_in_storage(READINGS_PREFIX, glob=READINGS_GLOB),
+    metadata=_in_storage(READINGS_PREFIX, glob=READINGS_GLOB)
+    | {"dagster/column_schema": column_schema(READINGS_SCHEMA)},
     description=(
-        "The day's one-minute readings per city under weather-readings/<date>/, and its city "
-        "registry (raw.weather_cities)."
+        "The day's one-minute readings per city under `weather-readings/YYYY-MM-DD/`, and its "
+        "city registry (raw.weather_cities)."
     ),
 )
 def weather_readings(
@@ -109,6 +113,7 @@ def weather_readings(
     return dg.MaterializeResult(
         metadata={
             "rows": rows,
+            "dagster/row_count": rows,
             "cities": cities.height,
             "files": len(keys),
             "ignored_columns": dg.MetadataValue.json(ignored_columns),
@@ -131,10 +136,11 @@ def weather_readings(
             group_name="weather",
             deps=[weather_readings],
             kinds={"parquet", "polars"},
+            owners=PLATFORM_OWNERS,
             metadata=_in_warehouse(HEAT_INDEX_TABLE) | _in_storage(HEAT_INDEX_PREFIX),
             description=(
                 "Every valid reading with its NWS heat index (F), risk category and rolling mean "
-                "per city, under heat-index-readings/<date>/ and in raw.heat_index_readings."
+                "per city, under `heat-index-readings/YYYY-MM-DD/` and in raw.heat_index_readings."
             ),
         ),
         dg.AssetSpec(
@@ -142,10 +148,11 @@ def weather_readings(
             group_name="weather",
             deps=[weather_readings],
             kinds={"parquet"},
+            owners=PLATFORM_OWNERS,
             metadata=_in_warehouse(QUARANTINE_TABLE) | _in_storage(QUARANTINE_PREFIX),
             description=(
                 "Readings that failed validation, with every input column and the reasons, "
-                "under weather-quarantine/<date>/ and in raw.weather_quarantine."
+                "under `weather-quarantine/YYYY-MM-DD/` and in raw.weather_quarantine."
             ),
         ),
     ],
@@ -192,6 +199,13 @@ def heat_index_readings(
                 ),
                 metadata=counted,
             )
+        # Read before publishing, which moves the staged files.
+        heat_index_rows = table_metadata(
+            pl.scan_parquet([part.path for part in staged.parts]), report.rows_valid
+        )
+        quarantine_rows = table_metadata(
+            pl.scan_parquet(staged.quarantine_file.path), report.rows_quarantined
+        )
         try:
             loaded = load_and_publish(staged, storage, warehouse)
         except PublicationError as error:
@@ -220,6 +234,7 @@ def heat_index_readings(
             "warehouse_rows": loaded[HEAT_INDEX_TABLE],
             "warehouse_table": HEAT_INDEX_TABLE,
             "location": dg.MetadataValue.path(storage.uri(heat_index_prefix(day))),
+            **heat_index_rows,
         },
         check_results=[reconcile],
     )
@@ -231,5 +246,6 @@ def heat_index_readings(
             "warehouse_rows": loaded[QUARANTINE_TABLE],
             "warehouse_table": QUARANTINE_TABLE,
             "location": dg.MetadataValue.path(storage.uri(report.quarantine_key)),
+            **quarantine_rows,
         },
     )

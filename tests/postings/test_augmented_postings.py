@@ -38,6 +38,21 @@ def test_every_line_gets_its_level_and_nothing_else_changes(resources, storage, 
 
     assert meta["lines_in"] == meta["lines_out"] == 6_000
     assert meta["lines_quarantined"] == 0
+    # What the UI shows: the rows, the columns as loaded, a preview of the first rows, and
+    # the raw day's line count (observed by the run that read it).
+    assert meta["dagster/row_count"] == 6_000
+    columns = [c.name for c in meta["dagster/column_schema"].columns]
+    assert columns[:3] == ["posting_date", "source_key", "line_number"] and "seniority" in columns
+    assert meta["preview"].count("\n|") == 1 + 5 and "The first 5 of 6,000 rows" in meta["preview"]
+    quarantine = materialization_metadata(result, "job_postings_quarantine")
+    assert quarantine["dagster/row_count"] == 0 and "reason" in quarantine["preview"]
+    [observed] = [
+        e.event_specific_data.asset_observation
+        for e in result.all_events
+        if e.event_type_value == "ASSET_OBSERVATION"
+    ]
+    assert observed.asset_key.to_user_string() == "raw_job_postings"
+    assert (observed.partition, observed.metadata["dagster/row_count"].value) == (DAY, 6_000)
     assert asset_check_results(result) == {
         "every_posting_has_a_level": True,
         "lines_reconcile": True,

@@ -72,6 +72,11 @@ def test_every_asset_with_rows_says_where_they_are(resources):
         "fieldwork/storage_format": "parquet",
     }
     # Its warehouse table is the city registry, not its rows: no table name, a file glob.
+    schema = meta["weather_readings"].pop("dagster/column_schema")
+    assert [(c.name, c.type) for c in schema.columns][:2] == [
+        ("city_id", "Int32"),
+        ("reading_at", "Datetime(time_unit='us', time_zone=None)"),
+    ]
     assert meta["weather_readings"] == {
         "fieldwork/storage_prefix": "weather-readings/{partition}/",
         "fieldwork/storage_format": "parquet",

@@ -302,6 +302,15 @@ def test_readings_outside_the_partition_day_are_quarantined_after_conversion_to_
     assert kept == [(dt.date(2026, 7, 15), at("2026-07-15T22:30:30"))]
     meta = materialization_metadata(result, "weather_quarantine")
     assert meta["quarantine_reasons"]["outside_partition_day"] == 4
+    # What the UI shows: rows as loaded, the columns as written, the first rows.
+    assert meta["dagster/row_count"] == meta["rows_quarantined"] > 0
+    assert "reason" in [c.name for c in meta["dagster/column_schema"].columns]
+    assert meta["preview"].endswith(f"The first 5 of {meta['rows_quarantined']:,} rows.")
+    heat = materialization_metadata(result, "heat_index_readings")
+    assert heat["dagster/row_count"] == heat["rows_valid"] == heat["warehouse_rows"]
+    assert "heat_index_f" in [c.name for c in heat["dagster/column_schema"].columns]
+    readings = materialization_metadata(result, "weather_readings")
+    assert readings["dagster/row_count"] == readings["rows"] == heat["rows_in"]
 
 
 def test_a_file_delivered_twice_is_read_once_and_listed(resources, storage, warehouse):
