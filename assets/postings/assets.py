@@ -156,7 +156,7 @@ def augmented_job_postings(
     day = day_of(context)
     with open_postings_day(storage, day) as postings_day:
         with seniority_model.connect() as model, seniority_cache.connect() as cache:
-            augment_postings_day(postings_day, cache, model)
+            augment_postings_day(postings_day, cache, model, say=context.log.info)
         report = postings_day.report
         context.log.info(report.summary())
         if report.ignored_objects:

@@ -31,7 +31,7 @@ import math
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +51,7 @@ from assets.postings.parse import (
     parse_postings_file,
     read_valid_lines,
 )
+from assets.progress import Progress
 from resources.object_storage import ObjectStorage, StoredObject, is_hidden
 from resources.seniority_cache import SeniorityCacheClient
 
@@ -354,26 +355,38 @@ def open_postings_day(storage: ObjectStorage, partition_date: str) -> Iterator[P
 
 
 def augment_postings_day(
-    day: PostingsDay, cache: SeniorityCacheClient, model: SeniorityModelClient
+    day: PostingsDay,
+    cache: SeniorityCacheClient,
+    model: SeniorityModelClient,
+    say: Callable[[str], None] | None = None,
 ) -> None:
-    """Stage every output of the day (the augmented files, the quarantine) and fill its report."""
+    """Stage every output of the day (the augmented files, the quarantine) and fill its report.
+    Progress (files done, lines per second) goes to `say` while it runs."""
     pairs = DayPairs(cache, model)
     pair_keys = PairKeys()
     report = day.report
+    label = f"postings {day.partition_date}"
     with ThreadPoolExecutor(max_workers=PARALLEL_FILES, thread_name_prefix="augment") as pool:
         with report.timed_phase("first pass"):
-            first_pass = stage_files_the_cache_knows(day, pairs, pair_keys, pool)
+            progress = Progress(say, label, len(day.raw_keys), "files read", "lines")
+            first_pass = stage_files_the_cache_knows(day, pairs, pair_keys, pool, progress)
         with report.timed_phase("model"):
             pairs.ask_model_for_misses()
         with report.timed_phase("second pass"):
-            day.files = stage_waiting_files(day, pairs, first_pass, pool)
+            waiting = sum(isinstance(f, ParsedPostings) for f in first_pass)
+            progress = Progress(say, label, waiting, "files written after the model", "lines")
+            day.files = stage_waiting_files(day, pairs, first_pass, pool, progress)
     with report.timed_phase("quarantine"):
         stage_quarantine(day)
     _report_figures(day, pairs, cache, model)
 
 
 def stage_files_the_cache_knows(
-    day: PostingsDay, pairs: DayPairs, pair_keys: PairKeys, pool: ThreadPoolExecutor
+    day: PostingsDay,
+    pairs: DayPairs,
+    pair_keys: PairKeys,
+    pool: ThreadPoolExecutor,
+    progress: Progress | None = None,
 ) -> list[StagedFile | ParsedPostings]:
     """First pass: parse every file and add its pairs to the day's. A file whose pairs the
     cache all knows comes back staged; the others as their parsed fields, waiting."""
@@ -389,7 +402,13 @@ def stage_files_the_cache_knows(
         parsed.text = None
         return parsed
 
-    return list(pool.map(stage_if_cached, day.raw_keys))
+    done = []
+    # In the run's thread, in file order, as each file is done.
+    for result in pool.map(stage_if_cached, day.raw_keys):
+        done.append(result)
+        if progress is not None:
+            progress.done(result.lines_in)
+    return done
 
 
 def stage_waiting_files(
@@ -397,6 +416,7 @@ def stage_waiting_files(
     pairs: DayPairs,
     first_pass: list[StagedFile | ParsedPostings],
     pool: ThreadPoolExecutor,
+    progress: Progress | None = None,
 ) -> list[StagedFile]:
     """Second pass: read the files that waited for the model again and stage them; every
     file's output, in the order of the raw files."""
@@ -411,8 +431,13 @@ def stage_waiting_files(
         text = read_valid_lines(day.local_paths[key], parsed.valid, parsed.lines_in, key)
         return stage_augmented_file(parsed, text, levels, day)
 
-    staged_later = iter(pool.map(stage, waiting))
-    return [next(staged_later) if isinstance(f, ParsedPostings) else f for f in first_pass]
+    staged_later = []
+    for staged in pool.map(stage, waiting):
+        staged_later.append(staged)
+        if progress is not None:
+            progress.done(staged.lines_in)
+    later = iter(staged_later)
+    return [next(later) if isinstance(f, ParsedPostings) else f for f in first_pass]
 
 
 def stage_quarantine(day: PostingsDay) -> None:

@@ -178,7 +178,9 @@ def heat_index_readings(
     with PeakRss() as peak, contextlib.ExitStack() as stack:
         try:
             staged = stack.enter_context(
-                stage_heat_index_day(storage, day, window=config.rolling_window)
+                stage_heat_index_day(
+                    storage, day, window=config.rolling_window, say=context.log.info
+                )
             )
         except InputFileError as error:
             raise dg.Failure(description=str(error)) from error

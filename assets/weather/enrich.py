@@ -23,12 +23,13 @@ import math
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
+from assets.progress import Progress
 from assets.weather.heat_index import celsius_to_fahrenheit, heat_index_f, heat_risk
 from assets.weather.layout import (
     CITIES_SCHEMA,
@@ -289,8 +290,10 @@ def stage_heat_index_day(
     day: str,
     window: str = DEFAULT_ROLLING_WINDOW,
     block_rows: int = DEFAULT_BLOCK_ROWS,
+    say: Callable[[str], None] | None = None,
 ) -> Iterator[StagedHeatIndexDay]:
-    """Validate and enrich one day into staged files; yield them, unpublished.
+    """Validate and enrich one day into staged files; yield them, unpublished. Progress (blocks
+    done, readings per second) goes to `say` while it runs.
 
     Whatever `publish` has not moved is deleted when the block ends, so leaving the block
     without publishing (a failed check, a failed load) changes nothing under the prefixes.
@@ -310,8 +313,10 @@ def stage_heat_index_day(
             filters = _block_filters(known_city_ids, report.rows_in, block_rows)
 
             quarantined_blocks, reasons = [], Counter()
+            progress = Progress(say, f"heat index {day}", len(filters), "blocks", "readings")
             for part, in_block in enumerate(filters):
                 readings = scan.filter(in_block).collect(engine="streaming")
+                progress_rows = readings.height
                 report.input_mb += readings.estimated_size("mb")
                 valid, quarantined = split_readings(readings, known_city_ids, date)
                 del readings
@@ -326,6 +331,7 @@ def stage_heat_index_day(
                 if quarantined.height:
                     quarantined_blocks.append(quarantined)
                     reasons.update(dict(quarantined["reason"].value_counts().iter_rows()))
+                progress.done(progress_rows)
             report.blocks = len(filters)
 
             quarantine = (

@@ -40,6 +40,15 @@ def test_staged_files_are_invisible_and_vanish_unless_published(storage, sample_
     assert files_on_disk(storage) == set()
 
 
+def test_staging_says_each_block_done_while_it_runs(storage, sample_day):
+    said: list[str] = []
+    with stage_heat_index_day(storage, WEATHER_DAY, block_rows=30_000, say=said.append) as staged:
+        rows_in = staged.report.rows_in
+    # Three blocks: the last is always said, with every reading counted.
+    assert said[-1].startswith(f"heat index {WEATHER_DAY}: 3 of 3 blocks done, {rows_in:,} ")
+    assert said[-1].endswith("readings per second)")
+
+
 def test_the_reconcile_counts_what_was_staged(storage, sample_day):
     with stage_heat_index_day(storage, WEATHER_DAY, block_rows=30_000) as staged:
         result = reconcile_staged(staged)
