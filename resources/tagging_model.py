@@ -96,7 +96,7 @@ class ModuleSuggestion:
 class TaggerDescription:
     model_version: str  # of a customer without its own classifier; replies name their own
     max_batch_size: int  # 0: the server declares no limit
-    backend: str  # "tfidf" or "chat"
+    backend: str  # "tfidf", "chat" or "stand-in" (benchmarks)
 
 
 @dataclass(frozen=True)

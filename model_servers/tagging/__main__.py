@@ -15,7 +15,7 @@ import sys
 import threading
 
 from model_servers.lifecycle import stop_on_signals, stop_on_stdin_eof
-from model_servers.tagging.backends import Backend, TfidfBackend
+from model_servers.tagging.backends import Backend, StandInBackend, TfidfBackend
 from model_servers.tagging.faults import GARBAGE_MODES, parse_garbage
 from model_servers.tagging.model import MIN_APPROVED_MODULES
 from model_servers.tagging.server import DEFAULT_MAX_BATCH_SIZE, serve
@@ -58,7 +58,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="N",
         help="approved modules a customer needs before its own classifier is trained",
     )
-    parser.add_argument("--backend", choices=("tfidf", "chat"), default="tfidf")
+    parser.add_argument(
+        "--backend",
+        choices=("tfidf", "chat", "stand-in"),
+        default="tfidf",
+        help="stand-in: tags from a hash of the text in no time, for benchmarks",
+    )
     chat = parser.add_argument_group("chat backend (--backend chat)")
     chat.add_argument("--chat-base-url", help="e.g. http://127.0.0.1:8000/v1")
     chat.add_argument("--chat-model", help="the model name the endpoint serves")
@@ -127,6 +132,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def build_backend(args: argparse.Namespace) -> Backend:
     if args.backend == "tfidf":
         return TfidfBackend(min_approved=args.min_approved)
+    if args.backend == "stand-in":
+        return StandInBackend()
     from model_servers.tagging.chat import ChatBackend  # imports openai: only when asked
 
     return ChatBackend(
@@ -169,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.exit_on_stdin_eof:
         stop_on_stdin_eof(stop)
     print(f"LISTENING {args.host}:{port}", flush=True)
-    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+    if args.backend != "stand-in":  # the stand-in needs none of the model's libraries
+        threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
     stop.wait()
     server.health.enter_graceful_shutdown()  # type: ignore[attr-defined]
     # A stalled call would hold the grace period: stop at once when the server stalls.

@@ -2,11 +2,13 @@
 
 A backend turns one SuggestTagsRequest into SuggestTagsReply messages, one per module, each
 yielded as soon as it is ready. Two ship: `TfidfBackend` (the model in the repository) and
-`model_servers.tagging.chat.ChatBackend` (an OpenAI-compatible chat endpoint).
+`model_servers.tagging.chat.ChatBackend` (an OpenAI-compatible chat endpoint); benchmarks use
+`StandInBackend`, whose own time is next to nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -38,7 +40,7 @@ class BackendRefused(RuntimeError):
 
 
 class Backend(Protocol):
-    name: str  # "tfidf" or "chat", as DescribeModel reports it
+    name: str  # "tfidf", "chat" or "stand-in", as DescribeModel reports it
     model_version: str  # the version of a customer without enough approvals
 
     def suggest(self, request: TaggingRequest) -> Iterator[tagging_pb2.SuggestTagsReply]:
@@ -130,3 +132,30 @@ class TfidfBackend:
         )
         for suggestion in fitted.suggestions(request.max_tags):
             yield reply_from(suggestion)
+
+
+class StandInBackend:
+    """A model whose own time is next to nothing, for benchmarks of the platform around it
+    (with `--batch-delay-seconds`, a tagger that takes a fixed time per batch): each module
+    gets one or two tags of the taxonomy picked from a hash of its text, replies shaped like
+    the real model's. Deterministic; not a model of anything."""
+
+    name = "stand-in"
+    model_version = "stand-in-1"
+
+    def suggest(self, request: TaggingRequest) -> Iterator[tagging_pb2.SuggestTagsReply]:
+        tags = request.taxonomy
+        for module in request.modules:
+            digest = hashlib.sha256(f"{module.title}\n{module.description}".encode()).digest()
+            count = min(1 + digest[0] % 2, request.max_tags, len(tags))
+            picked = [tags[(digest[1] + step * 7) % len(tags)] for step in range(count)]
+            chosen = list(dict.fromkeys(tag.tag_id for tag in picked))
+            yield tagging_pb2.SuggestTagsReply(
+                module_id=module.module_id,
+                tags=[
+                    tagging_pb2.SuggestedTag(tag_id=tag_id, confidence=0.9 - 0.2 * rank)
+                    for rank, tag_id in enumerate(chosen)
+                ],
+                rationale=f"stand-in: picked by a hash of the text ({', '.join(chosen)})",
+                model_version=self.model_version,
+            )

@@ -15,6 +15,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from model_servers.tagging.__main__ import build_backend, parse_args
+from model_servers.tagging.backends import StandInBackend
 from model_servers.tagging.faults import (
     EXTRA_MODULE_ID,
     GARBAGE_MODES,
@@ -223,6 +225,20 @@ def test_faults_only_for_spoils_only_the_requests_naming_those_modules(start_tag
     assert UNKNOWN_TAG_ID in [t.tag_id for t in spoilt[0].tags]
     assert list(stub.SuggestTags(request(MODULES[:2]), timeout=30)) == clean
     assert (server.servicer.suggest_calls, server.servicer.faulty_calls) == (4, 2)
+
+
+def test_the_stand_in_backend_answers_every_module_with_taxonomy_tags(start_tagger) -> None:
+    _, stub, _ = start_tagger(backend=StandInBackend())
+    replies = list(stub.SuggestTags(request(), timeout=30))
+    assert [r.module_id for r in replies] == ["m1", "m2", "m3", "m4"]
+    known = {tag.tag_id for tag in taxonomy()}
+    for reply in replies:
+        ids = [tag.tag_id for tag in reply.tags]
+        assert 1 <= len(ids) == len(set(ids)) <= MAX_TAGS_PER_MODULE and set(ids) <= known
+        assert all(0 <= tag.confidence <= 1 for tag in reply.tags) and reply.rationale
+    assert list(stub.SuggestTags(request(), timeout=30)) == replies  # deterministic
+    assert stub.DescribeModel(pb.DescribeTaggerRequest(), timeout=5).backend == "stand-in"
+    assert build_backend(parse_args(["--backend", "stand-in"])).name == "stand-in"
 
 
 def garbage_replies(
