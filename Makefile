@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml requirements.lock
 # The local Dagster instance: SQLite under DAGSTER_HOME, no telemetry.
 $(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME)
-	printf 'telemetry:\n  enabled: false\n' > $@
+	printf 'telemetry:\n  enabled: false\nnux:\n  enabled: false\n' > $@
 
 # The dbt manifest Dagster builds its assets from, prepared here rather than when the
 # definitions are imported (importing them stays cheap for every run and the UI).

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import urllib.error
@@ -245,6 +246,7 @@ def webserver(tmp_path_factory):
     # Runs launched from the UI start at once (no daemon in this test).
     (home / "dagster.yaml").write_text(
         "telemetry:\n  enabled: false\n"
+        "nux:\n  enabled: false\n"
         "run_coordinator:\n  module: dagster._core.run_coordinator\n"
         "  class: DefaultRunCoordinator\n"
     )
@@ -423,3 +425,114 @@ def test_the_ui_names_the_form_of_a_day_for_a_malformed_key(webserver):
     launched = _launch_weather_day(port, "2026-13-01")
     assert launched["__typename"] == "PythonError", launched
     assert "'2026-13-01' does not match format '%Y-%m-%d" in launched["message"]
+
+
+# --- Real clients: Dagster's GraphQL Python client, and a browser --------------------------
+
+CLIENT_DAY = "2026-07-16"
+RUN_READBACK = """query($id: ID!) { runOrError(runId: $id) { ... on Run { status
+  assetMaterializations { assetKey { path } partition metadataEntries { label __typename
+    ... on IntMetadataEntry { intValue } ... on MarkdownMetadataEntry { mdStr }
+    ... on TableSchemaMetadataEntry { schema { columns { name type } } } } } } }
+  logsForRun(runId: $id) { ... on EventConnection { events { __typename
+    ... on AssetCheckEvaluationEvent { evaluation { checkName success } } } } } }"""
+
+
+@pytest.mark.xdist_group("webserver")
+def test_a_partition_launched_with_dagsters_graphql_client_reads_back_its_checks(
+    webserver, monkeypatch
+):
+    from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
+
+    from scripts.sample_weather import write_sample_day
+
+    port, env = webserver
+    monkeypatch.setenv("FIELDWORK_DATA_DIR", env["FIELDWORK_DATA_DIR"])
+    from resources import build_storage
+
+    sample = write_sample_day(build_storage(), CLIENT_DAY, cities=30)
+    client = DagsterGraphQLClient("127.0.0.1", port_number=port)
+    # The weather family's own assets: the warehouse models are not what this test is about.
+    run_id = client.submit_job_execution(
+        "weather_daily",
+        tags={"dagster/partition": CLIENT_DAY},
+        asset_selection=["weather_readings", "heat_index_readings", "weather_quarantine"],
+    )
+    assert wait_for_run(port, run_id) == "SUCCESS"
+    assert client.get_run_status(run_id).value == "SUCCESS"
+
+    body = graphql(port, RUN_READBACK, {"id": run_id})["data"]
+    checks = {
+        e["evaluation"]["checkName"]: e["evaluation"]["success"]
+        for e in body["logsForRun"]["events"]
+        if e["__typename"] == "AssetCheckEvaluationEvent"
+    }
+    assert checks == {"readings_reconcile": True, "heat_index_is_sane": True}
+    materialized = {
+        "/".join(m["assetKey"]["path"]): (
+            m["partition"],
+            {e["label"]: e for e in m["metadataEntries"]},
+        )
+        for m in body["runOrError"]["assetMaterializations"]
+    }
+    assert set(materialized) == {"weather_readings", "heat_index_readings", "weather_quarantine"}
+    partition, heat = materialized["heat_index_readings"]
+    assert partition == CLIENT_DAY
+    valid, quarantined = heat["rows_valid"]["intValue"], heat["rows_quarantined"]["intValue"]
+    assert valid + quarantined == sample.rows == heat["rows_in"]["intValue"]
+    assert heat["dagster/row_count"]["intValue"] == valid
+    assert "heat_index_f" in {c["name"] for c in heat["dagster/column_schema"]["schema"]["columns"]}
+    assert heat["preview"]["mdStr"].startswith("| reading_date | city_id |")
+
+    with pytest.raises(DagsterGraphQLClientError, match="not_a_job"):
+        client.submit_job_execution("not_a_job", tags={"dagster/partition": CLIENT_DAY})
+
+
+SCREENSHOTS = ROOT / "test-output" / "ui"
+# What the UI shows instead of the page when something is wrong.
+UI_ERRORS = (
+    "Something went wrong",
+    "An error occurred",
+    "Unexpected error",
+    "PythonError",
+    "No assets were found",
+)
+
+
+def open_in_chromium(url: str, screenshot: Path) -> str:
+    """The page's text once its scripts have run, in headless Chromium; a screenshot beside."""
+    import re
+
+    browser = shutil.which("chromium")
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("Debian's chromium is not installed: .ci/run installs it")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium; CI has it)")
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        + ["--virtual-time-budget=30000", "--window-size=1400,900", "--dump-dom"]
+        + [f"--screenshot={screenshot}", url],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0 and screenshot.is_file(), done.stderr[-2000:]
+    page = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", done.stdout, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+
+
+@pytest.mark.xdist_group("webserver")
+def test_a_browser_opens_the_asset_graph_and_an_asset_page(webserver):
+    port, _ = webserver
+    graph = open_in_chromium(f"http://127.0.0.1:{port}/asset-groups", SCREENSHOTS / "graph.png")
+    assert not [error for error in UI_ERRORS if error in graph], graph[:3000]
+    assert all(group in graph for group in ("postings", "weather", "training", "warehouse"))
+
+    asset = open_in_chromium(
+        f"http://127.0.0.1:{port}/assets/heat_index_readings", SCREENSHOTS / "asset.png"
+    )
+    assert not [error for error in UI_ERRORS if error in asset], asset[:3000]
+    # The description renders whole (a folder written `<date>` was eaten as an HTML tag).
+    assert "under heat-index-readings/YYYY-MM-DD/ and in raw.heat_index_readings" in asset
+    assert "data-platform" in asset and "weather_readings_sensor" in asset
