@@ -523,7 +523,13 @@ def reviewed_tags(
         ) from error
     except ReviewFileError as error:
         raise dg.Failure(description=str(error)) from error
-    validation = validate_edits(customer_id, edits.rows, taxonomy.tags, edits.review_module_ids)
+    validation = validate_edits(
+        customer_id,
+        edits.rows,
+        taxonomy.tags,
+        edits.review_module_ids,
+        read_published_approval(storage, customer_id),
+    )
     problems = validation.problems_frame()
     for problem in validation.problems:
         if not problem.blocking:

@@ -612,8 +612,10 @@ def validate_edits(
     rows: Sequence[ReviewRow],
     taxonomy: Iterable[Mapping[str, Any] | Any],
     review_module_ids: Collection[str],
+    published: PublishedApproval | None = None,
 ) -> ReviewValidation:
-    """Check every row of the customer's file against their taxonomy and the review set."""
+    """Check every row of the customer's file against their taxonomy and the review set.
+    `published`: the approval published now, which the batch id follows (approval_batch_id)."""
     vocabulary = TagVocabulary.from_taxonomy(taxonomy)
     review_set = frozenset(review_module_ids)
     checks = [_check_row(row, vocabulary, review_set) for row in rows]
@@ -648,7 +650,11 @@ def validate_edits(
         if _approved(row) and not check.problems:
             tags = [] if row.tags.strip() == NO_TAGS else split_tags(row.tags)
             approved.append((row.module_id, tags))
-    batch_id = approval_batch_id(customer_id, approved)
+    if published is not None and published.content_id == approval_content_id(customer_id, approved):
+        batch_id = published.approval_batch_id  # the published approval, saved again
+    else:
+        previous = published.approval_batch_id if published is not None else ""
+        batch_id = approval_batch_id(customer_id, approved, previous)
     frame = pl.DataFrame(
         [(m, tags, batch_id) for m, tags in approved], schema=APPROVED_SCHEMA, orient="row"
     ).sort("module_id")
@@ -718,12 +724,27 @@ def _unknown_reason(tag: str, match: TagMatch) -> str:
     return f"unknown tag {tag!r}: did you mean one of {quoted}?"
 
 
-def approval_batch_id(customer_id: str, approved: Iterable[tuple[str, Sequence[str]]]) -> str:
-    """A stable id of one approval: the same approved modules and tags, in any row or tag
-    order, give the same id (a sensor's run key: the same approved file twice is one batch)."""
+def approval_content_id(customer_id: str, approved: Iterable[tuple[str, Sequence[str]]]) -> str:
+    """What an approval approves: the same modules and tags, in any row or tag order, give
+    the same id."""
     canonical = sorted((module_id, sorted(tags)) for module_id, tags in approved)
-    digest = hashlib.sha256(json.dumps([customer_id, canonical]).encode()).hexdigest()
-    return f"approval-{digest[:24]}"
+    return hashlib.sha256(json.dumps([customer_id, canonical]).encode()).hexdigest()
+
+
+def approval_batch_id(
+    customer_id: str, approved: Iterable[tuple[str, Sequence[str]]], previous: str = ""
+) -> str:
+    """The id of one approval: a sensor's run key and part of the catalog's idempotency keys.
+
+    Stable for the same approved modules and tags (in any order) after the same `previous`
+    published batch, so the same file saved twice is one batch. The previous batch is part of
+    it because a customer can come back to an earlier approval (tags A, then B, then A
+    again): with the content alone, the third batch would be the first one again, which the
+    sensor's run key skips and whose idempotency keys the catalog answers with "replayed,
+    nothing changed" while the module still carries B."""
+    content = approval_content_id(customer_id, approved)
+    seed = content if not previous else f"{content}/after/{previous}"
+    return f"approval-{hashlib.sha256(seed.encode()).hexdigest()[:24]}"
 
 
 # --- Publishing the approval -----------------------------------------------------------------
@@ -742,6 +763,10 @@ class PublishedApproval:
     modules: pl.DataFrame  # module_id, tag_ids
     changed: pl.DataFrame  # module_id, tag_ids
     written: bool
+
+    @property
+    def content_id(self) -> str:
+        return approval_content_id(self.customer_id, self.modules.rows())
 
 
 _MODULE_TAGS_SCHEMA = {"module_id": pl.String, "tag_ids": pl.List(pl.String)}
@@ -783,13 +808,19 @@ def publish_approved(
     customer_id = validation.customer_id
     previous = read_published_approval(storage, customer_id)
     modules = rows.select("module_id", pl.col("tag_ids").list.sort())
-    if previous is not None and previous.approval_batch_id == validation.approval_batch_id:
-        return previous
+    if previous is not None and previous.content_id == approval_content_id(
+        customer_id, modules.rows()
+    ):
+        return previous  # the same approval saved again: one batch, published once
+    # After the approval published now (as validate_edits did, given it).
+    batch_id = approval_batch_id(
+        customer_id, modules.rows(), previous.approval_batch_id if previous else ""
+    )
     if previous is None and modules.height == 0:
         return PublishedApproval(
             customer_id,
             approved_key(customer_id),
-            validation.approval_batch_id,
+            batch_id,
             "",
             modules,
             modules,
@@ -803,12 +834,10 @@ def publish_approved(
     approved_at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat()
     document = {
         "customer_id": customer_id,
-        "approval_batch_id": validation.approval_batch_id,
+        "approval_batch_id": batch_id,
         "approved_at": approved_at,
         "modules": modules.to_dicts(),
     }
     key = approved_key(customer_id)
     storage.write_bytes(key, json.dumps(document, indent=1).encode())
-    return PublishedApproval(
-        customer_id, key, validation.approval_batch_id, approved_at, modules, changed, True
-    )
+    return PublishedApproval(customer_id, key, batch_id, approved_at, modules, changed, True)

@@ -85,7 +85,10 @@ def approval_run_requests(
             if log is not None:
                 log.warning(f"{customer_id}: review file not read: {error}")
             continue
-        validation = validate_edits(customer_id, edits.rows, taxonomy.tags, edits.review_module_ids)
+        published = read_published_approval(storage, customer_id)
+        validation = validate_edits(
+            customer_id, edits.rows, taxonomy.tags, edits.review_module_ids, published
+        )
         if validation.blocked:
             if log is not None:
                 problems = "; ".join(p.describe() for p in validation.blocking_problems[:10])
@@ -93,7 +96,6 @@ def approval_run_requests(
             continue
         if not validation.approved.height:
             continue
-        published = read_published_approval(storage, customer_id)
         if published is not None and published.approval_batch_id == validation.approval_batch_id:
             continue
         requests.append(

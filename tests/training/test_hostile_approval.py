@@ -1,0 +1,102 @@
+"""Hostile use of the approval flow, against the real catalog and tagger on loopback, DuckDB
+and local storage: a customer who reverts an approval, a review file as a spreadsheet
+really saves it, platform columns a customer deleted, a module whose text changes after it
+was approved, and an apply step killed halfway."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import dagster as dg
+import pytest
+
+from assets.training.review import APPROVED, review_key
+from assets.training.sensors import APPROVAL_ASSETS, tag_approval_sensor
+from assets.training.snapshot import read_taxonomy
+from tests.helpers import (  # noqa: F401  (fixtures, used by name)
+    TRAINING_CUSTOMER,
+    materialization_metadata,
+    materialize_training,
+    shared_redis_url_fixture,
+    small_catalog_fixture,
+    start_tagger_fixture,
+    step_failure_message,
+    training_setup_fixture,
+)
+
+CUSTOMER = TRAINING_CUSTOMER
+LAY_OUT = ("training_modules", "tag_suggestions", "tag_review", "reviewed_tags", "applied_tags")
+APPROVE = tuple(key.to_user_string() for key in APPROVAL_ASSETS)
+
+
+def read_review(storage) -> tuple[list[str], list[dict[str, str]]]:
+    text = storage.read_bytes(review_key(CUSTOMER)).decode("utf-8-sig")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    return list(reader.fieldnames or []), list(reader)
+
+
+def save_review(
+    storage,
+    columns: list[str],
+    rows: list[dict[str, str]],
+    delimiter: str = ",",
+    encoding: str = "utf-8-sig",
+) -> None:
+    out = io.StringIO(newline="")
+    writer = csv.DictWriter(
+        out, columns, delimiter=delimiter, lineterminator="\r\n", extrasaction="ignore"
+    )
+    writer.writeheader()
+    writer.writerows(rows)
+    storage.write_bytes(review_key(CUSTOMER), out.getvalue().encode(encoding))
+
+
+def set_rows(storage, edits: dict[str, dict[str, str]], **save) -> None:
+    columns, rows = read_review(storage)
+    for row in rows:
+        row.update(edits.get(row["module_id"], {}))
+    save_review(storage, columns, rows, **save)
+
+
+def sensor_requests(instance, storage) -> list[dg.RunRequest]:
+    context = dg.build_sensor_context(instance=instance, resources={"storage": storage})
+    outcome = tag_approval_sensor(context)
+    return outcome if isinstance(outcome, list) else []
+
+
+@pytest.fixture
+def laid_out(training_setup):
+    """The whole flow once, nothing approved yet: (resources, instance, a suggested module,
+    its suggested tags, another tag of the customer's taxonomy)."""
+    resources, _, instance = training_setup()
+    result = materialize_training(resources, instance, LAY_OUT)
+    assert result.success, step_failure_message(result)
+    _, rows = read_review(resources["storage"])
+    row = next(r for r in rows if r["suggested_tags"])
+    tags = row["suggested_tags"].split("|")
+    taxonomy = read_taxonomy(resources["storage"], CUSTOMER)
+    other = next(t for t in taxonomy.tag_ids if t not in tags)
+    return resources, instance, row["module_id"], tags, other
+
+
+def test_an_approval_reverted_to_an_earlier_one_is_applied_again(laid_out, catalog_store):
+    """Approve tags A, then B, then A again: each is a new approval batch (a new run key for
+    the sensor, new idempotency keys for the catalog), and the catalog ends with A."""
+    resources, instance, module, tags_a, other = laid_out
+    storage = resources["storage"]
+    tags_b = sorted({*tags_a[:1], other})
+    run_keys = []
+    for tags in (tags_a, tags_b, tags_a):
+        set_rows(storage, {module: {"tags": "|".join(tags), "approved": APPROVED}})
+        [request] = sensor_requests(instance, storage)
+        run_keys.append(request.run_key)
+        result = materialize_training(resources, instance, APPROVE)
+        assert result.success, step_failure_message(result)
+        assert materialization_metadata(result, "reviewed_tags")["approval_batch_id"] == (
+            request.run_key
+        )
+        assert materialization_metadata(result, "applied_tags")["modules_applied"] == 1
+        assert list(catalog_store.module(CUSTOMER, module).tag_ids) == sorted(tags)
+    assert len(set(run_keys)) == 3  # the daemon would skip a run key it has seen
+    assert catalog_store.applied_key_count(CUSTOMER) == 3
