@@ -334,6 +334,10 @@ def write_review_file(
     for row in existing:
         positions[row.module_id].append(len(rows))
         rows.append(dict(row.cells))
+    # The hash each module was laid out with, from the platform's own record: the file's
+    # content_hash cell is the customer's to mangle or delete (a spreadsheet drops columns),
+    # and a missing hash read from it would clear an approval of an unchanged module.
+    laid_out = read_review_set(storage, customer_id)
     added, refreshed, cleared, prefilled, kept = [], [], [], [], []
     for suggestion in suggestions.sort("module_id").iter_rows(named=True):
         module_id = suggestion["module_id"]
@@ -350,7 +354,7 @@ def write_review_file(
             added.append(module_id)
             continue
         row = rows[at[0]]
-        if row.get("content_hash", "") != offered["content_hash"]:
+        if laid_out.get(module_id, row.get("content_hash", "")) != offered["content_hash"]:
             if row.get("approved", "").strip():
                 cleared.append(module_id)
             refreshed.append(module_id)
@@ -374,27 +378,38 @@ def write_review_file(
 
     data = _render_csv(columns, rows)
     # Only the platform's suggestions enter the set: a row a customer adds never does.
-    review_set = read_review_set(storage, customer_id)
-    review_set.update(dict(suggestions.select("module_id", "content_hash").iter_rows()))
+    offered_hashes = dict(suggestions.select("module_id", "content_hash").iter_rows())
+    review_set = {**laid_out, **offered_hashes}
     report = ReviewWriteReport(
         key, len(rows), added, refreshed, cleared, prefilled, kept, data != before
     )
     if data == before:
+        if review_set != laid_out:
+            _write_review_set(storage, customer_id, review_set)
         return report  # a rerun with nothing new leaves the file (and its version) alone
-    # The set first: if the file then fails to be written, the set only names more modules.
-    storage.write_bytes(
-        review_set_key(customer_id),
-        json.dumps(
-            {"customer_id": customer_id, "modules": dict(sorted(review_set.items()))}, indent=1
-        ).encode(),
-    )
+    # New modules join the set before the file (a row of the file is always in the set);
+    # changed hashes only after it: if the file is not written, the next merge still sees
+    # those modules as changed and clears their approvals.
+    if set(review_set) - set(laid_out):
+        _write_review_set(storage, customer_id, {**offered_hashes, **laid_out})
     if _current_version(storage, key) != version:
         raise ReviewFileChanged(
             f"{storage.uri(key)} changed while new suggestions were merged into it; nothing "
             "was overwritten: run again to merge into the new version"
         )
     storage.write_bytes(key, data)
+    if review_set != laid_out:
+        _write_review_set(storage, customer_id, review_set)
     return report
+
+
+def _write_review_set(storage: ObjectStorage, customer_id: str, modules: dict[str, str]) -> None:
+    storage.write_bytes(
+        review_set_key(customer_id),
+        json.dumps(
+            {"customer_id": customer_id, "modules": dict(sorted(modules.items()))}, indent=1
+        ).encode(),
+    )
 
 
 def _current_version(storage: ObjectStorage, key: str) -> str | None:

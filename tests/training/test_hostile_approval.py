@@ -100,3 +100,28 @@ def test_an_approval_reverted_to_an_earlier_one_is_applied_again(laid_out, catal
         assert list(catalog_store.module(CUSTOMER, module).tag_ids) == sorted(tags)
     assert len(set(run_keys)) == 3  # the daemon would skip a run key it has seen
     assert catalog_store.applied_key_count(CUSTOMER) == 3
+
+
+def test_a_file_saved_with_semicolons_and_platform_columns_deleted_keeps_the_approval(
+    laid_out, catalog_store
+):
+    """A spreadsheet in a ';' locale, where the customer deleted the columns they do not
+    need (content_hash among them): the approval run merges the suggestions again and must
+    not take the missing hash for a changed module and clear the approval."""
+    resources, instance, module, tags, _ = laid_out
+    storage = resources["storage"]
+    columns, rows = read_review(storage)
+    for row in rows:
+        if row["module_id"] == module:
+            row["approved"] = "Yes "
+    kept = ["module_id", "title", "tags", "approved", "reviewer_note"]
+    save_review(storage, kept, rows, delimiter=";")
+    [request] = sensor_requests(instance, storage)
+    result = materialize_training(resources, instance, APPROVE)
+    assert result.success, step_failure_message(result)
+    assert materialization_metadata(result, "tag_review")["approvals_cleared"] == 0
+    assert materialization_metadata(result, "reviewed_tags")["approval_batch_id"] == (
+        request.run_key
+    )
+    assert materialization_metadata(result, "applied_tags")["modules_applied"] == 1
+    assert list(catalog_store.module(CUSTOMER, module).tag_ids) == sorted(tags)
