@@ -2,9 +2,12 @@
 
 Which modules: those of the published approval whose tags in the catalog differ from the
 approved ones (the catalog read now, so a rerun applies nothing twice and a module a
-previous batch failed to apply is applied with the current one). Each application is a
-request in the request log keyed by (customer, module, tags, approval batch) and sent with
-that key as the catalog's idempotency key: a retry after a lost reply changes nothing twice.
+previous batch failed to apply is applied with the current one). A module whose text in the
+catalog is no longer the text its tags were approved for (content hash) is not applied: the
+customer approved tags for other words; its next suggestion clears the approval in review.
+Each application is a request in the request log keyed by (customer, module, tags, approval
+batch) and sent with that key as the catalog's idempotency key: a retry after a lost reply
+changes nothing twice.
 
 The catalog client retries with gRPC's policy within each call; a call that still fails is
 `failed`, then `dead`, with a dead letter holding what a replay needs. A replay re-sends
@@ -51,6 +54,8 @@ class ApplyRun:
     changed_since: list[str] = field(default_factory=list)
     dead_lettered: list[str] = field(default_factory=list)
     missing_in_catalog: list[str] = field(default_factory=list)
+    # The module's text changed in the catalog since its tags were approved: not applied.
+    content_changed: list[str] = field(default_factory=list)
     records: dict[str, RequestRecord] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -64,22 +69,45 @@ class ApplyRun:
             "modules_changed_since": len(self.changed_since),
             "dead_letters": len(self.dead_lettered),
             "modules_missing_in_catalog": len(self.missing_in_catalog),
+            "modules_changed_since_approval": len(self.content_changed),
             "requests": count_by_status(self.records.values()),
             "seconds": round(self.seconds, 3),
         }
 
 
-def modules_to_apply(approved: pl.DataFrame, catalog_modules: pl.DataFrame) -> pl.DataFrame:
-    """Approved modules (module_id, tag_ids) whose catalog tags differ, with `in_catalog`."""
+def modules_to_apply(
+    approved: pl.DataFrame,
+    catalog_modules: pl.DataFrame,
+    approved_hashes: dict[str, str] | None = None,
+) -> pl.DataFrame:
+    """Approved modules (module_id, tag_ids) whose catalog tags differ, with `in_catalog` and
+    `content_changed` (the catalog's content hash is not the one in `approved_hashes`)."""
     current = catalog_modules.select(
-        "module_id", pl.col("tag_ids").list.sort().alias("catalog_tags"), in_catalog=pl.lit(True)
+        "module_id",
+        pl.col("tag_ids").list.sort().alias("catalog_tags"),
+        "content_hash",
+        in_catalog=pl.lit(True),
     )
-    joined = approved.select("module_id", pl.col("tag_ids").list.sort()).join(
-        current, on="module_id", how="left"
+    hashes = pl.DataFrame(
+        list((approved_hashes or {}).items()),
+        schema={"module_id": pl.String, "approved_hash": pl.String},
+        orient="row",
+    )
+    joined = (
+        approved.select("module_id", pl.col("tag_ids").list.sort())
+        .join(current, on="module_id", how="left")
+        .join(hashes, on="module_id", how="left")
     )
     return joined.filter(
         pl.col("in_catalog").is_null() | (pl.col("tag_ids") != pl.col("catalog_tags"))
-    ).select("module_id", "tag_ids", pl.col("in_catalog").fill_null(False))
+    ).select(
+        "module_id",
+        "tag_ids",
+        pl.col("in_catalog").fill_null(False),
+        (pl.col("approved_hash") != pl.col("content_hash"))
+        .fill_null(False)
+        .alias("content_changed"),
+    )
 
 
 def apply_approval(
@@ -92,13 +120,19 @@ def apply_approval(
     started = time.perf_counter()
     customer_id = approval.customer_id
     run = ApplyRun(customer_id, approval.approval_batch_id, approval.modules.height)
-    todo = modules_to_apply(approval.modules, catalog.modules(customer_id))
+    todo = modules_to_apply(approval.modules, catalog.modules(customer_id), approval.content_hashes)
     run.missing_in_catalog = todo.filter(~pl.col("in_catalog"))["module_id"].to_list()
-    todo = todo.filter(pl.col("in_catalog"))
+    run.content_changed = todo.filter(pl.col("content_changed"))["module_id"].to_list()
+    if run.content_changed:
+        say(
+            f"{customer_id}: {len(run.content_changed)} approved module(s) changed in the "
+            f"catalog since their tags were approved, not applied: {run.content_changed[:20]}"
+        )
+    todo = todo.filter(pl.col("in_catalog") & ~pl.col("content_changed"))
     run.modules_to_apply = todo.height
     if todo.height:
         say(f"{customer_id}: applying {todo.height:,} approved module(s) to the catalog")
-    for number, (module_id, tag_ids, _) in enumerate(todo.rows(), start=1):
+    for number, (module_id, tag_ids, _, _) in enumerate(todo.rows(), start=1):
         record = log.open(
             apply_request(customer_id, module_id, tag_ids, approval.approval_batch_id)
         )
@@ -158,14 +192,26 @@ def replay_applications(
     log: RequestLog,
 ) -> ApplyReplay:
     """Re-send the customer's apply dead letters with their own keys. A letter whose module
-    is no longer approved with the same tags is superseded: not sent."""
+    is no longer approved with the same tags, or whose text changed in the catalog since it
+    was approved, is superseded: not sent."""
     approved = {} if approval is None else dict(approval.modules.rows())
+    approved_hashes = {} if approval is None else approval.content_hashes
     superseded: list[str] = []
+    current_hashes: dict[str, str] = {}
+    if approved_hashes and log.dead_letters.list(customer_id, "apply"):
+        current_hashes = dict(
+            catalog.modules(customer_id).select("module_id", "content_hash").rows()
+        )
 
     def replay(record: RequestRecord) -> None:
         payload = record.payload
         module_id = payload["module_id"]
-        if module_id not in approved or sorted(approved[module_id]) != sorted(payload["tag_ids"]):
+        if (
+            module_id not in approved
+            or sorted(approved[module_id]) != sorted(payload["tag_ids"])
+            or approved_hashes.get(module_id, current_hashes.get(module_id))
+            != current_hashes.get(module_id)
+        ):
             superseded.append(record.idempotency_key)
             return
         catalog.apply_tags(

@@ -527,7 +527,7 @@ def reviewed_tags(
         customer_id,
         edits.rows,
         taxonomy.tags,
-        edits.review_module_ids,
+        edits.review_set,
         read_published_approval(storage, customer_id),
     )
     problems = validation.problems_frame()
@@ -594,7 +594,9 @@ def applied_tags(
     else:
         with training_catalog.connect() as catalog:
             run = apply_approval(approval, catalog, log, say=context.log.info)
-    unapplied = sorted(run.dead_lettered + run.changed_since + run.missing_in_catalog)
+    unapplied = sorted(
+        run.dead_lettered + run.changed_since + run.missing_in_catalog + run.content_changed
+    )
     if run.dead_lettered:
         context.log.warning(
             f"{len(run.dead_lettered)} module(s) of {customer_id} not applied, in the "

@@ -569,7 +569,9 @@ class EditProblem:
 @dataclass(frozen=True)
 class ReviewValidation:
     """`approved`: the approved rows without problems (APPROVED_SCHEMA: module_id, tag_ids in
-    the order typed, approval_batch_id). `problems`: every problem, blocking or not."""
+    the order typed, approval_batch_id). `problems`: every problem, blocking or not.
+    `content_hashes`: each approved module's content hash as laid out for review (the text
+    the customer approved tags for)."""
 
     customer_id: str
     approved: pl.DataFrame
@@ -577,6 +579,7 @@ class ReviewValidation:
     approval_batch_id: str
     rows_read: int
     rows_approved: int
+    content_hashes: dict[str, str] = field(default_factory=dict)
 
     @property
     def blocking_problems(self) -> list[EditProblem]:
@@ -626,10 +629,11 @@ def validate_edits(
     customer_id: str,
     rows: Sequence[ReviewRow],
     taxonomy: Iterable[Mapping[str, Any] | Any],
-    review_module_ids: Collection[str],
+    review_module_ids: Collection[str] | Mapping[str, str],
     published: PublishedApproval | None = None,
 ) -> ReviewValidation:
-    """Check every row of the customer's file against their taxonomy and the review set.
+    """Check every row of the customer's file against their taxonomy and the review set
+    (module ids, or the review set itself: module id -> content hash as laid out).
     `published`: the approval published now, which the batch id follows (approval_batch_id)."""
     vocabulary = TagVocabulary.from_taxonomy(taxonomy)
     review_set = frozenset(review_module_ids)
@@ -665,11 +669,15 @@ def validate_edits(
         if _approved(row) and not check.problems:
             tags = [] if row.tags.strip() == NO_TAGS else split_tags(row.tags)
             approved.append((row.module_id, tags))
-    if published is not None and published.content_id == approval_content_id(customer_id, approved):
+    laid_out = review_module_ids if isinstance(review_module_ids, Mapping) else {}
+    hashes = {m: laid_out[m] for m, _ in approved if m in laid_out}
+    if published is not None and published.content_id == approval_content_id(
+        customer_id, approved, hashes
+    ):
         batch_id = published.approval_batch_id  # the published approval, saved again
     else:
         previous = published.approval_batch_id if published is not None else ""
-        batch_id = approval_batch_id(customer_id, approved, previous)
+        batch_id = approval_batch_id(customer_id, approved, previous, hashes)
     frame = pl.DataFrame(
         [(m, tags, batch_id) for m, tags in approved], schema=APPROVED_SCHEMA, orient="row"
     ).sort("module_id")
@@ -680,6 +688,7 @@ def validate_edits(
         approval_batch_id=batch_id,
         rows_read=len(rows),
         rows_approved=sum(1 for row in rows if _approved(row)),
+        content_hashes=hashes,
     )
 
 
@@ -739,15 +748,26 @@ def _unknown_reason(tag: str, match: TagMatch) -> str:
     return f"unknown tag {tag!r}: did you mean one of {quoted}?"
 
 
-def approval_content_id(customer_id: str, approved: Iterable[tuple[str, Sequence[str]]]) -> str:
-    """What an approval approves: the same modules and tags, in any row or tag order, give
-    the same id."""
-    canonical = sorted((module_id, sorted(tags)) for module_id, tags in approved)
+def approval_content_id(
+    customer_id: str,
+    approved: Iterable[tuple[str, Sequence[str]]],
+    content_hashes: Mapping[str, str] | None = None,
+) -> str:
+    """What an approval approves: the same modules and tags, in any row or tag order, for
+    the same module texts (`content_hashes`, when known), give the same id."""
+    hashes = content_hashes or {}
+    canonical = sorted(
+        [module_id, sorted(tags), *([hashes[module_id]] if module_id in hashes else [])]
+        for module_id, tags in approved
+    )
     return hashlib.sha256(json.dumps([customer_id, canonical]).encode()).hexdigest()
 
 
 def approval_batch_id(
-    customer_id: str, approved: Iterable[tuple[str, Sequence[str]]], previous: str = ""
+    customer_id: str,
+    approved: Iterable[tuple[str, Sequence[str]]],
+    previous: str = "",
+    content_hashes: Mapping[str, str] | None = None,
 ) -> str:
     """The id of one approval: a sensor's run key and part of the catalog's idempotency keys.
 
@@ -757,7 +777,7 @@ def approval_batch_id(
     again): with the content alone, the third batch would be the first one again, which the
     sensor's run key skips and whose idempotency keys the catalog answers with "replayed,
     nothing changed" while the module still carries B."""
-    content = approval_content_id(customer_id, approved)
+    content = approval_content_id(customer_id, approved, content_hashes)
     seed = content if not previous else f"{content}/after/{previous}"
     return f"approval-{hashlib.sha256(seed.encode()).hexdigest()[:24]}"
 
@@ -769,7 +789,8 @@ def approval_batch_id(
 class PublishedApproval:
     """The published approval. `changed`: modules whose approved tags are new or differ from
     the approval published before (the ones to apply). `written`: False when this batch was
-    already the published one (or nothing was ever approved)."""
+    already the published one (or nothing was ever approved). `content_hashes`: the text
+    each module was approved for (none for approvals published before they were kept)."""
 
     customer_id: str
     key: str
@@ -778,10 +799,11 @@ class PublishedApproval:
     modules: pl.DataFrame  # module_id, tag_ids
     changed: pl.DataFrame  # module_id, tag_ids
     written: bool
+    content_hashes: dict[str, str] = field(default_factory=dict)
 
     @property
     def content_id(self) -> str:
-        return approval_content_id(self.customer_id, self.modules.rows())
+        return approval_content_id(self.customer_id, self.modules.rows(), self.content_hashes)
 
 
 _MODULE_TAGS_SCHEMA = {"module_id": pl.String, "tag_ids": pl.List(pl.String)}
@@ -800,7 +822,11 @@ def read_published_approval(storage: ObjectStorage, customer_id: str) -> Publish
     if not storage.exists(key):
         return None
     document = json.loads(storage.read_bytes(key))
-    modules = pl.DataFrame(document["modules"], schema=_MODULE_TAGS_SCHEMA)
+    modules = pl.DataFrame(
+        [{"module_id": m["module_id"], "tag_ids": m["tag_ids"]} for m in document["modules"]],
+        schema=_MODULE_TAGS_SCHEMA,
+    )
+    hashes = {m["module_id"]: m["content_hash"] for m in document["modules"] if "content_hash" in m}
     return PublishedApproval(
         customer_id=customer_id,
         key=key,
@@ -809,6 +835,7 @@ def read_published_approval(storage: ObjectStorage, customer_id: str) -> Publish
         modules=modules,
         changed=modules.clear(),
         written=False,
+        content_hashes=hashes,
     )
 
 
@@ -823,13 +850,14 @@ def publish_approved(
     customer_id = validation.customer_id
     previous = read_published_approval(storage, customer_id)
     modules = rows.select("module_id", pl.col("tag_ids").list.sort())
+    hashes = validation.content_hashes
     if previous is not None and previous.content_id == approval_content_id(
-        customer_id, modules.rows()
+        customer_id, modules.rows(), hashes
     ):
         return previous  # the same approval saved again: one batch, published once
     # After the approval published now (as validate_edits did, given it).
     batch_id = approval_batch_id(
-        customer_id, modules.rows(), previous.approval_batch_id if previous else ""
+        customer_id, modules.rows(), previous.approval_batch_id if previous else "", hashes
     )
     if previous is None and modules.height == 0:
         return PublishedApproval(
@@ -840,6 +868,7 @@ def publish_approved(
             modules,
             modules,
             False,
+            hashes,
         )
     before = {} if previous is None else dict(previous.modules.iter_rows())
     is_changed = pl.Series(
@@ -851,8 +880,13 @@ def publish_approved(
         "customer_id": customer_id,
         "approval_batch_id": batch_id,
         "approved_at": approved_at,
-        "modules": modules.to_dicts(),
+        "modules": [
+            {**row, "content_hash": hashes[row["module_id"]]} if row["module_id"] in hashes else row
+            for row in modules.to_dicts()
+        ],
     }
     key = approved_key(customer_id)
     storage.write_bytes(key, json.dumps(document, indent=1).encode())
-    return PublishedApproval(customer_id, key, batch_id, approved_at, modules, changed, True)
+    return PublishedApproval(
+        customer_id, key, batch_id, approved_at, modules, changed, True, hashes
+    )

@@ -87,7 +87,7 @@ def approval_run_requests(
             continue
         published = read_published_approval(storage, customer_id)
         validation = validate_edits(
-            customer_id, edits.rows, taxonomy.tags, edits.review_module_ids, published
+            customer_id, edits.rows, taxonomy.tags, edits.review_set, published
         )
         if validation.blocked:
             if log is not None:

@@ -11,11 +11,16 @@ import io
 import dagster as dg
 import pytest
 
+from assets.training.replay import training_replay
+from assets.training.requests import RequestLog
 from assets.training.review import APPROVED, review_key
 from assets.training.sensors import APPROVAL_ASSETS, tag_approval_sensor
 from assets.training.snapshot import read_taxonomy
+from resources.training_catalog import TrainingCatalog
 from tests.helpers import (  # noqa: F401  (fixtures, used by name)
+    FAST_RETRIES,
     TRAINING_CUSTOMER,
+    asset_check_results,
     materialization_metadata,
     materialize_training,
     shared_redis_url_fixture,
@@ -125,3 +130,56 @@ def test_a_file_saved_with_semicolons_and_platform_columns_deleted_keeps_the_app
     )
     assert materialization_metadata(result, "applied_tags")["modules_applied"] == 1
     assert list(catalog_store.module(CUSTOMER, module).tag_ids) == sorted(tags)
+
+
+def test_a_module_rewritten_after_its_approval_is_not_tagged_with_it(laid_out, catalog_store):
+    """The customer approved tags for the text they read; the module's text changes in the
+    catalog before the apply step runs: those tags are not applied to the new text, the
+    check names the module, and once the new text is suggested, reviewed and approved
+    again, it is applied."""
+    resources, instance, module, tags, _ = laid_out
+    storage = resources["storage"]
+    set_rows(storage, {module: {"approved": APPROVED}})
+    before = catalog_store.module(CUSTOMER, module).tag_ids
+    catalog_store.update_module_text(CUSTOMER, module, description="Rewritten: pricing basics.")
+
+    result = materialize_training(resources, instance, APPROVE)
+    assert result.success, step_failure_message(result)
+    applied = materialization_metadata(result, "applied_tags")
+    assert (applied["modules_applied"], applied["modules_changed_since_approval"]) == (0, 1)
+    assert asset_check_results(result)["approved_tags_applied"] is False
+    assert catalog_store.module(CUSTOMER, module).tag_ids == before
+
+    # The new text is suggested and laid out: the approval is cleared; approved again, applied.
+    result = materialize_training(resources, instance, LAY_OUT[:3])
+    assert result.success, step_failure_message(result)
+    assert materialization_metadata(result, "tag_review")["approvals_cleared"] == 1
+    set_rows(storage, {module: {"tags": "|".join(tags), "approved": APPROVED}})
+    result = materialize_training(resources, instance, APPROVE)
+    assert result.success, step_failure_message(result)
+    assert materialization_metadata(result, "applied_tags")["modules_applied"] == 1
+    assert list(catalog_store.module(CUSTOMER, module).tag_ids) == sorted(tags)
+
+
+def test_a_dead_letter_of_a_module_rewritten_since_is_not_replayed(
+    laid_out, start_catalog, catalog_store
+):
+    resources, instance, module, _, _ = laid_out
+    storage = resources["storage"]
+    set_rows(storage, {module: {"approved": APPROVED}})
+    before = catalog_store.module(CUSTOMER, module).tag_ids
+    _, flaky = start_catalog(fail_apply_modules=[module])
+    resources["training_catalog"] = TrainingCatalog(endpoint=flaky, **FAST_RETRIES)
+    result = materialize_training(resources, instance, APPROVE)
+    assert materialization_metadata(result, "applied_tags")["dead_letters"] == 1
+
+    catalog_store.update_module_text(CUSTOMER, module, description="Rewritten: pricing basics.")
+    healthy, target = start_catalog()
+    resources["training_catalog"] = TrainingCatalog(endpoint=target, **FAST_RETRIES)
+    replay = training_replay.execute_in_process(
+        partition_key=CUSTOMER, resources=resources, instance=instance
+    )
+    assert replay.success
+    assert healthy.servicer.calls["ApplyTags"] == 0
+    assert catalog_store.module(CUSTOMER, module).tag_ids == before
+    assert RequestLog(storage).dead_letters.list(CUSTOMER) == []
