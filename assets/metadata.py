@@ -27,13 +27,16 @@ def column_schema(
     )
 
 
-def markdown_table(frame: pl.DataFrame, limit: int = PREVIEW_ROWS) -> str:
-    """The first `limit` rows of `frame` as a Markdown table (pipes and newlines escaped)."""
+def markdown_table(
+    frame: pl.DataFrame, limit: int = PREVIEW_ROWS, cell_chars: int = PREVIEW_CELL_CHARS
+) -> str:
+    """The first `limit` rows of `frame` as a Markdown table (pipes and newlines escaped, each
+    cell cut to `cell_chars`)."""
 
     def cell(value: object) -> str:
         text = "" if value is None else str(value)
-        if len(text) > PREVIEW_CELL_CHARS:
-            text = text[: PREVIEW_CELL_CHARS - 1] + "…"
+        if len(text) > cell_chars:
+            text = text[: cell_chars - 1] + "…"
         return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", "").replace("\n", " ")
 
     lines = [

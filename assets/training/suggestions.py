@@ -35,6 +35,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from assets import metadata
 from protos.contract import MAX_TAGS_PER_MODULE
 
 CHECK_DESCRIPTIONS: dict[str, str] = {
@@ -391,24 +392,8 @@ PREVIEW_CELL_CHARS = 120
 
 
 def markdown_table(frame: pl.DataFrame, limit: int = PREVIEW_ROWS) -> str:
-    """The first `limit` rows of `frame` as a Markdown table (pipes and newlines escaped)."""
-
-    def cell(value: object) -> str:
-        text = "" if value is None else str(value)
-        if len(text) > PREVIEW_CELL_CHARS:
-            text = text[: PREVIEW_CELL_CHARS - 1] + "…"
-        return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", "").replace("\n", " ")
-
-    lines = [
-        "| " + " | ".join(frame.columns) + " |",
-        "|" + "|".join("---" for _ in frame.columns) + "|",
-    ]
-    lines.extend(
-        "| " + " | ".join(cell(v) for v in row) + " |" for row in frame.head(limit).iter_rows()
-    )
-    if frame.height > limit:
-        lines.append(f"\n{frame.height - limit:,} more rows not shown.")
-    return "\n".join(lines)
+    """The first `limit` rows of `frame` as a Markdown table, cells cut for a check's page."""
+    return metadata.markdown_table(frame, limit, cell_chars=PREVIEW_CELL_CHARS)
 
 
 def check_metadata(
