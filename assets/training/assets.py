@@ -109,6 +109,12 @@ def training_customers(
         found = catalog.list_customers()
     held = context.instance.get_dynamic_partitions(CUSTOMERS_PARTITIONS)
     changes = partition_changes(held, [c.customer_id for c in found])
+    for customer_id, reason in changes.refused.items():
+        context.log.warning(
+            f"catalog customer {customer_id!r} left out of the partitions and the registry: "
+            f"{reason}; fix the id in the training platform"
+        )
+    found = [c for c in found if c.customer_id not in changes.refused]
     loaded_at = _now()
     loads = []
     for customer in found:
@@ -137,6 +143,7 @@ def training_customers(
             ),
             "partitions_added": dg.MetadataValue.json(changes.added),
             "partitions_removed": dg.MetadataValue.json(changes.removed),
+            "customers_refused": dg.MetadataValue.json(changes.refused),
             "warehouse_tables": dg.MetadataValue.json([tables.CUSTOMERS, tables.CUSTOMER_FLAGS]),
         }
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dagster as dg
 
@@ -38,10 +38,12 @@ def customer_of(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> st
 
 @dataclass(frozen=True)
 class PartitionChanges:
-    """Customers to add to and remove from the partitions, each sorted."""
+    """Customers to add to and remove from the partitions, each sorted; `refused`: catalog
+    customer ids that cannot be a partition key (id -> why), kept out and named."""
 
     added: list[str]
     removed: list[str]
+    refused: dict[str, str] = field(default_factory=dict)
 
     @property
     def any(self) -> bool:
@@ -65,7 +67,14 @@ class PartitionChanges:
 
 
 def partition_changes(current: Iterable[str], in_catalog: Iterable[str]) -> PartitionChanges:
-    """What makes the partitions equal to the catalog's customers."""
-    catalog = {check_customer_id(c) for c in in_catalog}
+    """What makes the partitions equal to the catalog's customers. An id that cannot be a
+    partition (nor a storage folder) is refused on its own: one odd customer in the catalog
+    must not keep every new customer out."""
+    catalog, refused = set(), {}
+    for customer_id in in_catalog:
+        if isinstance(customer_id, str) and _CUSTOMER_ID.match(customer_id):
+            catalog.add(customer_id)
+        else:
+            refused[customer_id] = "not a slug (letters, digits, '.', '_', '-')"
     held = set(current)
-    return PartitionChanges(sorted(catalog - held), sorted(held - catalog))
+    return PartitionChanges(sorted(catalog - held), sorted(held - catalog), refused)

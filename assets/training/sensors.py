@@ -46,6 +46,10 @@ def training_customers_sensor(
         found = catalog.list_customers()
     held = context.instance.get_dynamic_partitions(CUSTOMERS_PARTITIONS)
     changes = partition_changes(held, [c.customer_id for c in found])
+    for customer_id, reason in changes.refused.items():
+        context.log.warning(
+            f"catalog customer {customer_id!r} left out of the partitions: {reason}"
+        )
     fingerprint = customers_fingerprint(found)
     runs = []
     if fingerprint != context.cursor:
