@@ -166,7 +166,10 @@ class TrainingCatalogClient(GrpcClient):
         """Every module of the customer (all pages), in module_id order; MODULE_SCHEMA."""
         where = f"ListModules({customer_id!r})"
         rows: dict[str, list] = {name: [] for name in MODULE_SCHEMA}
-        for reply in self._pages(self._stub.ListModules, pb.ListModulesRequest, customer_id):
+        pages = self._pages(self._stub.ListModules, pb.ListModulesRequest, customer_id)
+        known: set[str] = set()
+        for page, reply in enumerate(pages, start=1):
+            self._new_on_page(known, [m.module_id for m in reply.modules], page, where)
             for m in reply.modules:
                 if not _SHA256_HEX.fullmatch(m.content_hash):
                     raise ModelServiceError(
@@ -219,7 +222,11 @@ class TrainingCatalogClient(GrpcClient):
         """Every learner of the customer; LEARNER_SCHEMA."""
         where = f"ListLearners({customer_id!r})"
         rows: dict[str, list] = {name: [] for name in LEARNER_SCHEMA}
-        for reply in self._pages(self._stub.ListLearners, pb.ListRecordsRequest, customer_id):
+        pages = self._pages(self._stub.ListLearners, pb.ListRecordsRequest, customer_id)
+        known: set[str] = set()
+        for page, reply in enumerate(pages, start=1):
+            ids = [r.learner_id for r in reply.learners]
+            self._new_on_page(known, ids, page, where, "learner")
             for r in reply.learners:
                 rows["customer_id"].append(r.customer_id)
                 rows["learner_id"].append(r.learner_id)
@@ -237,7 +244,11 @@ class TrainingCatalogClient(GrpcClient):
         """Every module completion by the customer's learners; COMPLETION_SCHEMA."""
         where = f"ListCompletions({customer_id!r})"
         rows: dict[str, list] = {name: [] for name in COMPLETION_SCHEMA}
-        for reply in self._pages(self._stub.ListCompletions, pb.ListRecordsRequest, customer_id):
+        pages = self._pages(self._stub.ListCompletions, pb.ListRecordsRequest, customer_id)
+        known: set[str] = set()
+        for page, reply in enumerate(pages, start=1):
+            ids = [r.completion_id for r in reply.completions]
+            self._new_on_page(known, ids, page, where, "completion")
             for r in reply.completions:
                 rows["customer_id"].append(customer_id)
                 rows["completion_id"].append(r.completion_id)
@@ -257,7 +268,10 @@ class TrainingCatalogClient(GrpcClient):
         where = f"ListFieldPerformance({customer_id!r})"
         rows: dict[str, list] = {name: [] for name in FIELD_PERFORMANCE_SCHEMA}
         stub = self._stub.ListFieldPerformance
-        for reply in self._pages(stub, pb.ListRecordsRequest, customer_id):
+        known: set[str] = set()
+        for page, reply in enumerate(self._pages(stub, pb.ListRecordsRequest, customer_id), 1):
+            keys = [f"{r.learner_id}/{r.month}/{r.metric}" for r in reply.records]
+            self._new_on_page(known, keys, page, where, "(learner, month, metric) record")
             for r in reply.records:
                 rows["customer_id"].append(customer_id)
                 rows["learner_id"].append(r.learner_id)
@@ -296,6 +310,21 @@ class TrainingCatalogClient(GrpcClient):
                     f"page token {token[:40]!r} twice (the pages would never end)"
                 )
             seen.add(token)
+
+    def _new_on_page(
+        self, known: set[str], ids: list[str], page: int, where: str, what: str = "module"
+    ) -> None:
+        """Refuse a page that lists again what an earlier page listed (`known`, then updated
+        with this page): a catalog that ignores the page token while issuing new ones would
+        otherwise be read forever. Repeats within one page are refused after the last page,
+        all of them named at once."""
+        again = next((key for key in ids if key in known), None)
+        if again is not None:
+            raise ModelServiceError(
+                f"{self.name}, {where}: {what} {again!r} listed again on page {page} (the "
+                "catalog repeats pages; they might never end)"
+            )
+        known.update(ids)
 
     def _count(self, items: int) -> None:
         self.items_received += items

@@ -292,6 +292,10 @@ class _BadCatalog(pb_grpc.TrainingCatalogServicer):
         if self.problem == "token loop":  # new modules on every page, the same token
             module = bad_module(f"m{len(request.page_token)}")
             return pb.ListModulesResponse(modules=[module], next_page_token="again")
+        if self.problem == "page loop":  # the first page again and again, a new token each time
+            page = int(request.page_token or "0") + 1
+            token = str(page) if page < 50 else ""  # ends, so a client that loops fails slowly
+            return pb.ListModulesResponse(modules=[bad_module("m1")], next_page_token=token)
         modules = {
             "duplicate": [bad_module("m1"), bad_module("m1")],
             "bad hash": [bad_module("m1", content_hash="abc")],
@@ -308,6 +312,7 @@ class _BadCatalog(pb_grpc.TrainingCatalogServicer):
     [
         ("duplicate", "1 module ids listed more than once, first ['m1']"),
         ("token loop", "page token 'again' twice"),
+        ("page loop", "module 'm1' listed again on page 2"),
         ("bad hash", "content_hash 'abc'"),
         ("naive time", "last_modified '2026-01-01T00:00:00', not RFC 3339"),
     ],
