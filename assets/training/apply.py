@@ -121,6 +121,7 @@ def apply_approval(
     customer_id = approval.customer_id
     run = ApplyRun(customer_id, approval.approval_batch_id, approval.modules.height)
     todo = modules_to_apply(approval.modules, catalog.modules(customer_id), approval.content_hashes)
+    _finish_interrupted(approval, set(todo["module_id"]), catalog, log, run)
     run.missing_in_catalog = todo.filter(~pl.col("in_catalog"))["module_id"].to_list()
     run.content_changed = todo.filter(pl.col("content_changed"))["module_id"].to_list()
     if run.content_changed:
@@ -148,6 +149,33 @@ def apply_approval(
             say(f"{customer_id}: {number:,} of {todo.height:,} modules applied")
     run.seconds = time.perf_counter() - started
     return run
+
+
+def _finish_interrupted(
+    approval: PublishedApproval,
+    differing: set[str],
+    catalog: TrainingCatalogClient,
+    log: RequestLog,
+    run: ApplyRun,
+) -> None:
+    """Requests of this batch that a killed run left open (pending, running, failed) for
+    modules whose catalog tags are already the approved ones (not in `differing`): the lost
+    call had landed. Re-sent with their own key, so the catalog answers `replayed` and the
+    log says how they ended instead of `running` for ever."""
+    logged = log.logged_keys(approval.customer_id)
+    if not logged:
+        return
+    for module_id, tag_ids in approval.modules.rows():
+        if module_id in differing:
+            continue
+        request = apply_request(
+            approval.customer_id, module_id, tag_ids, approval.approval_batch_id
+        )
+        if request.idempotency_key not in logged:
+            continue
+        record = log.open(request)
+        if record.status in ("pending", "running", "failed"):
+            run.records[record.idempotency_key] = _apply_one(catalog, log, record, run)
 
 
 def _apply_one(

@@ -447,6 +447,13 @@ class RequestLog:
             self.key(record.customer_id, record.idempotency_key), record.to_json()
         )
 
+    def logged_keys(self, customer_id: str) -> set[str]:
+        """The idempotency keys of every request the customer ever made (one listing)."""
+        prefix = f"{REQUESTS_PREFIX}/{_segment(customer_id, 'customer id')}/"
+        return {
+            key.rsplit("/", 1)[-1].removesuffix(".json") for key in self.storage.list_keys(prefix)
+        }
+
     def requests(
         self, customer_id: str, status: str | None = None, kind: str | None = None
     ) -> list[RequestRecord]:

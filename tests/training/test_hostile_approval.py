@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import csv
 import io
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -183,3 +188,68 @@ def test_a_dead_letter_of_a_module_rewritten_since_is_not_replayed(
     assert healthy.servicer.calls["ApplyTags"] == 0
     assert catalog_store.module(CUSTOMER, module).tag_ids == before
     assert RequestLog(storage).dead_letters.list(CUSTOMER) == []
+
+
+KILLED_APPLY = """
+import sys
+from assets.training.apply import apply_approval
+from assets.training.requests import RequestLog
+from assets.training.review import read_published_approval
+from resources.object_storage import LocalObjectStorage
+from resources.training_catalog import TrainingCatalog
+
+storage = LocalObjectStorage(root=sys.argv[1])
+with TrainingCatalog(endpoint=sys.argv[2]).connect() as catalog:
+    approval = read_published_approval(storage, sys.argv[3])
+    apply_approval(approval, catalog, RequestLog(storage), say=print)
+"""
+
+
+def test_an_apply_killed_halfway_then_rerun_lands_every_tag_once(
+    laid_out, start_catalog, catalog_store
+):
+    """kill -9 of the apply step while the catalog answers slowly, the call in flight landing
+    at the catalog, then the step again: each approved module carries its approved tags,
+    each applied by one key, and no request is left running in the log."""
+    resources, instance, _, _, _ = laid_out
+    storage = resources["storage"]
+    _, rows = read_review(storage)
+    approved = {r["module_id"]: sorted(r["tags"].split("|")) for r in rows if r["tags"]}
+    set_rows(storage, {m: {"approved": APPROVED} for m in approved})
+    result = materialize_training(resources, instance, ("tag_review", "reviewed_tags"))
+    assert result.success, step_failure_message(result)
+
+    slow, slow_target = start_catalog(delay_seconds=0.3)
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILLED_APPLY, storage.root, slow_target, CUSTOMER],
+        cwd=Path(__file__).parents[2],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(600):  # until the third ApplyTags reached the catalog (at most ~60 s)
+            if slow.servicer.calls["ApplyTags"] >= 3 or process.poll() is not None:
+                break
+            time.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert slow.servicer.calls["ApplyTags"] >= 3 and process.returncode == -signal.SIGKILL
+    slow.stop(grace=1).wait()  # what it was answering lands or not; nothing after it
+    # The call in flight when the client died lands at the catalog (its reply is lost).
+    log = RequestLog(storage)
+    [in_flight] = log.requests(CUSTOMER, status="running", kind="apply")
+    payload = in_flight.payload
+    catalog_store.apply_tags(
+        CUSTOMER, payload["module_id"], payload["tag_ids"], in_flight.idempotency_key
+    )
+
+    result = materialize_training(resources, instance, ("applied_tags",))
+    assert result.success, step_failure_message(result)
+    assert asset_check_results(result)["approved_tags_applied"]
+    for module_id, tags in approved.items():
+        assert list(catalog_store.module(CUSTOMER, module_id).tag_ids) == tags
+    assert catalog_store.applied_key_count(CUSTOMER) == len(approved)
+    statuses = {
+        r.module_ids[0]: r.status for r in RequestLog(storage).requests(CUSTOMER, kind="apply")
+    }
+    assert statuses == dict.fromkeys(approved, "succeeded")
