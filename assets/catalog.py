@@ -2,16 +2,26 @@
 
     from assets.catalog import load
     postings = load("augmented_job_postings", partition="2026-11-20")
+    suggestions = load("tag_suggestions", partition="acme-pharma")
 
 Where an asset's rows live is read from the asset's own definition metadata, so every
 asset that has rows is loadable as soon as it is defined:
 - `dagster/table_name`: a warehouse table or view (dbt models set it themselves), with
-  `fieldwork/partition_column` naming its day column;
-- `fieldwork/storage_prefix` (`{partition}` stands for the day), `fieldwork/storage_format`
-  (`jsonl` or `parquet`) and optionally `fieldwork/storage_glob`: files in object storage.
+  `fieldwork/partition_column` naming the column that holds its partition key;
+- `fieldwork/storage_prefix` (`{partition}` stands for the partition key),
+  `fieldwork/storage_format` (`jsonl` or `parquet`) and optionally `fieldwork/storage_glob`:
+  files in object storage;
+- `dagster/column_schema`: the columns of files that hold no row yet.
 A table is preferred to files when an asset has both. Tables are read from the warehouse's
 reader side (locally the read-only snapshot, so a notebook never blocks a run), files
 through the same storage resource the assets use.
+
+What `partition` may be comes from the asset's partitions definition, Dagster's own: a day
+(`YYYY-MM-DD`, within the daily partitions) for the daily families, a customer id for the
+training family (its dynamic partitions, as the Dagster instance under DAGSTER_HOME holds
+them; without an instance, the customers its table holds). A warehouse model that is not
+partitioned itself but keeps its sources' partition column (the daily marts' day) takes
+its sources' keys. Any other key is refused, naming the asset, the key and the valid keys.
 """
 
 from __future__ import annotations
@@ -27,15 +37,21 @@ import dagster as dg
 import orjson
 import polars as pl
 import pyarrow as pa
+from dagster._core.definitions.unresolved_asset_job_definition import (
+    UnresolvedAssetJobDefinition,
+)
+from dagster._core.errors import DagsterHomeNotSetError
 
-from resources import build_storage, build_warehouse, settings
+from resources import build_storage, build_warehouse
 
 TABLE_NAME = "dagster/table_name"
+COLUMN_SCHEMA = "dagster/column_schema"
 PARTITION_COLUMN = "fieldwork/partition_column"
 STORAGE_PREFIX = "fieldwork/storage_prefix"
 STORAGE_FORMAT = "fieldwork/storage_format"
 STORAGE_GLOB = "fieldwork/storage_glob"
 FORMATS = ("jsonl", "parquet")
+KEYS_SHOWN = 20  # partition keys an error lists
 COMPRESSIONS = {".gz": "gzip", ".zst": "zstd"}
 FORMAT_SUFFIXES = {
     "jsonl": tuple(f"{ext}{c}" for ext in (".jsonl", ".ndjson") for c in ("", *COMPRESSIONS)),
@@ -48,73 +64,126 @@ class NotMaterializedError(LookupError):
     """The asset is known but its data is not there (yet): says where it looked and what to run."""
 
 
+class UnknownPartitionError(ValueError):
+    """The key is not one of the asset's partitions: says which asset and which keys are."""
+
+
 @dataclass(frozen=True)
 class Location:
-    """Where one asset's rows are, as its metadata says."""
+    """Where one asset's rows are and how they are partitioned, as its definition says."""
 
     asset: str
     group: str
-    partitioned: bool
+    # The asset's own partitions definition (None: not partitioned).
+    partitions_def: dg.PartitionsDefinition | None = None
+    # What `load(..., partition=)` takes: the asset's own partitions, or for a table that
+    # keeps its sources' partition column, the sources' partitions.
+    key_partitions: dg.PartitionsDefinition | None = None
+    # The smallest job that makes one of `key_partitions` of the asset (with its inputs).
+    job: str | None = None
     table: str | None = None
     partition_column: str | None = None
     prefix: str | None = None
     file_format: str | None = None
     glob: str | None = None
+    # `dagster/column_schema` as (name, type) pairs: the columns of a file with no row.
+    columns: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def partitioned(self) -> bool:
+        return self.partitions_def is not None
+
+    @property
+    def by_day(self) -> bool:
+        return isinstance(self.key_partitions, dg.TimeWindowPartitionsDefinition)
 
     def where(self) -> str:
         if self.table:
             return build_warehouse().relation(self.table)
         return f"{self.prefix}{self.glob or '*.' + (self.file_format or '')}"
 
-    def how_to_make(self, day: str | None) -> str:
-        """The command that makes the asset's rows (for `day`, when given)."""
-        if day is None or self.partition_column is None:
+    def how_to_make(self, key: str | None) -> str:
+        """The command that makes the asset's rows (for partition `key`, when given)."""
+        if key is None or self.job is None:
             return "`make demo` (locally), or materialize it in the Dagster UI"
-        first = settings.first_day()
-        if day < first:
-            return (
-                f"nothing: {day} is before the first day partition, {first} (FIELDWORK_FIRST_DAY)"
-            )
-        # The family's daily job: it makes the asset together with the assets it needs
-        # (a multi-asset's siblings, a dbt model's inputs).
-        tags = json.dumps({"dagster/partition": day})
-        return f"`dagster job execute -m definitions -j {self.group}_daily --tags '{tags}'`"
+        # The family's job: it makes the asset together with the assets it needs (a
+        # multi-asset's siblings, a dbt model's inputs).
+        tags = json.dumps({"dagster/partition": key})
+        return f"`dagster job execute -m definitions -j {self.job} --tags '{tags}'`"
 
 
 @cache
 def locations() -> dict[str, Location]:
-    """Every asset with rows, by name, from the definitions' metadata."""
+    """Every asset with rows, by name, from the definitions' metadata and partitions."""
     from definitions import defs
 
     found = {}
     graph = defs.resolve_asset_graph()
+    jobs = [
+        (job, job.selection.resolve(graph))
+        for job in defs.jobs or ()
+        if isinstance(job, UnresolvedAssetJobDefinition) and job.partitions_def is not None
+    ]
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         meta = {
             k: v.value if isinstance(v, dg.MetadataValue) else v for k, v in node.metadata.items()
         }
+        if not (meta.get(TABLE_NAME) or meta.get(STORAGE_PREFIX)):
+            continue
         name = key.to_user_string()
-        if meta.get(TABLE_NAME) or meta.get(STORAGE_PREFIX):
-            found[name] = Location(
-                asset=name,
-                group=node.group_name,
-                partitioned=node.partitions_def is not None,
-                table=meta.get(TABLE_NAME),
-                partition_column=meta.get(PARTITION_COLUMN),
-                prefix=meta.get(STORAGE_PREFIX),
-                file_format=meta.get(STORAGE_FORMAT),
-                glob=meta.get(STORAGE_GLOB),
-            )
+        key_partitions = node.partitions_def
+        if key_partitions is None and meta.get(PARTITION_COLUMN):
+            key_partitions = _sources_partitions(graph, key)
+        makers = sorted(
+            (len(selected), job.name)
+            for job, selected in jobs
+            if key in selected and job.partitions_def == key_partitions
+        )
+        schema = meta.get(COLUMN_SCHEMA)
+        found[name] = Location(
+            asset=name,
+            group=node.group_name,
+            partitions_def=node.partitions_def,
+            key_partitions=key_partitions,
+            job=makers[0][1] if makers else None,
+            table=meta.get(TABLE_NAME),
+            partition_column=meta.get(PARTITION_COLUMN),
+            prefix=meta.get(STORAGE_PREFIX),
+            file_format=meta.get(STORAGE_FORMAT),
+            glob=meta.get(STORAGE_GLOB),
+            columns=tuple((c.name, c.type) for c in schema.columns) if schema else (),
+        )
     return found
 
 
+def _sources_partitions(graph, key: dg.AssetKey) -> dg.PartitionsDefinition | None:
+    """The partitions of the nearest partitioned assets upstream of `key`, if they all share
+    one definition (a dbt model over a day-partitioned table keeps its day column)."""
+    found: list[dg.PartitionsDefinition] = []
+    seen: set[dg.AssetKey] = set()
+    frontier = set(graph.get(key).parent_keys)
+    while frontier:
+        parent = frontier.pop()
+        if parent in seen or not graph.has(parent):
+            continue
+        seen.add(parent)
+        node = graph.get(parent)
+        if node.partitions_def is None:
+            frontier |= set(node.parent_keys)
+        elif node.partitions_def not in found:
+            found.append(node.partitions_def)
+    return found[0] if len(found) == 1 else None
+
+
 def load(asset: str, partition: str | None = None) -> pl.DataFrame:
-    """The asset's rows as a Polars frame; `partition` (a day, `YYYY-MM-DD`) keeps one day only."""
+    """The asset's rows as a Polars frame; `partition` keeps one partition only: a day
+    (`YYYY-MM-DD`) or a customer id, as the asset is partitioned."""
     location = _location(asset)
-    day = _day(partition) if partition is not None else None
+    key = _partition_key(location, partition) if partition is not None else None
     if location.table:
-        return _load_table(location, day)
-    return _load_files(location, day)
+        return _load_table(location, key)
+    return _load_files(location, key)
 
 
 def where(asset: str) -> str:
@@ -132,15 +201,78 @@ def _location(asset: str) -> Location:
         ) from None
 
 
-def _day(partition: str) -> str:
-    """A partition is a day; parsing it also keeps anything else out of SQL and paths."""
+def _partition_key(location: Location, key: str) -> str:
+    """`key` if it is one of the asset's partitions; checking it also keeps anything else
+    out of SQL and paths."""
+    partitions = location.key_partitions
+    if partitions is None:
+        raise UnknownPartitionError(
+            f"{location.asset} is not partitioned; call load({location.asset!r}) without a "
+            f"partition (got partition={key!r})"
+        )
+    if isinstance(partitions, dg.TimeWindowPartitionsDefinition):
+        if _well_formed(key, partitions.fmt) and partitions.has_partition_key(key):
+            return key
+        first, last = partitions.get_first_partition_key(), partitions.get_last_partition_key()
+        raise UnknownPartitionError(
+            f"{location.asset}: partition {key!r} is not one of its days; its partitions are "
+            f"days written {_written(partitions.fmt)}, from {first} to {last}"
+        )
+    known, source = _partition_keys(location, partitions)
+    if isinstance(key, str) and key in known:
+        return key
+    shown = ", ".join(repr(k) for k in known[:KEYS_SHOWN]) or "none yet"
+    more = f" and {len(known) - KEYS_SHOWN} more" if len(known) > KEYS_SHOWN else ""
+    raise UnknownPartitionError(
+        f"{location.asset}: partition {key!r} is not one of its partitions; {source} are: "
+        f"{shown}{more}"
+    )
+
+
+def _partition_keys(
+    location: Location, partitions: dg.PartitionsDefinition
+) -> tuple[list[str], str]:
+    """The asset's partition keys and where they come from: the Dagster instance's (under
+    DAGSTER_HOME) for dynamic partitions; without an instance (an analyst who reads only the
+    warehouse), the keys its table holds."""
+    if not isinstance(partitions, dg.DynamicPartitionsDefinition):
+        return list(partitions.get_partition_keys()), "its partitions"
     try:
-        return dt.date.fromisoformat(partition).isoformat()
+        instance = dg.DagsterInstance.get()
+    except DagsterHomeNotSetError:
+        instance = None
+    if instance is not None:
+        with instance:
+            keys = list(partitions.get_partition_keys(dynamic_partitions_store=instance))
+        return keys, f"the {partitions.name!r} partitions in the Dagster instance"
+    if not (location.table and location.partition_column):
+        raise UnknownPartitionError(
+            f"{location.asset}: its partitions are listed by the Dagster instance, and none is "
+            "configured (set DAGSTER_HOME, as `make lab` and `make notebooks` do)"
+        )
+    table = _existing_table(location, None)
+    column = location.partition_column
+    held = build_warehouse().read(f"select distinct {column} as k from {table} order by 1")
+    return held["k"].to_list(), f"the keys {table} holds (no Dagster instance: DAGSTER_HOME unset)"
+
+
+def _well_formed(key: object, fmt: str) -> bool:
+    try:
+        dt.datetime.strptime(key, fmt)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ValueError(f"partition must be a day as YYYY-MM-DD, got {partition!r}") from None
+        return False
+    return True
 
 
-def _load_table(location: Location, day: str | None) -> pl.DataFrame:
+def _written(fmt: str) -> str:
+    """A strftime format as a person writes it (`%Y-%m-%d` -> `YYYY-MM-DD`)."""
+    for code, letters in (("%Y", "YYYY"), ("%m", "MM"), ("%d", "DD"), ("%H", "HH"), ("%M", "mm")):
+        fmt = fmt.replace(code, letters)
+    return fmt
+
+
+def _existing_table(location: Location, key: str | None) -> str:
+    """The asset's table as the reader names it, once it is known to exist."""
     warehouse = build_warehouse()
     table = warehouse.relation(location.table or "")
     schema, name = table.split(".")[-2:]
@@ -151,35 +283,43 @@ def _load_table(location: Location, day: str | None) -> pl.DataFrame:
         ).item()
     except FileNotFoundError as error:
         raise NotMaterializedError(
-            f"{location.asset}: {error}; materialize it first: {location.how_to_make(day)}"
+            f"{location.asset}: {error}; materialize it first: {location.how_to_make(key)}"
         ) from None
     if not exists:
         raise NotMaterializedError(
             f"{location.asset}: table {table} does not exist in {warehouse.reader_location()}; "
-            f"materialize {location.asset} first: {location.how_to_make(day)}"
+            f"materialize {location.asset} first: {location.how_to_make(key)}"
         )
+    return table
+
+
+def _load_table(location: Location, key: str | None) -> pl.DataFrame:
+    table = _existing_table(location, key)
     sql = f"select * from {table}"
-    if day is not None:
+    if key is not None:
         if location.partition_column is None:
-            raise ValueError(
-                f"{location.asset} is not partitioned; "
-                f"call load({location.asset!r}) without a partition"
+            raise UnknownPartitionError(
+                f"{location.asset}: its table {table} has no partition column to keep "
+                f"partition {key!r} by; call load({location.asset!r}) without a partition"
             )
-        sql += f" where {location.partition_column} = date '{day}'"
-    frame = warehouse.read(sql)
-    if day is not None and frame.is_empty():
+        # The key is one of the asset's partitions (checked), quoted as SQL quotes.
+        literal = "'" + key.replace("'", "''") + "'"
+        value = f"date {literal}" if location.by_day else literal
+        sql += f" where {location.partition_column} = {value}"
+    frame = build_warehouse().read(sql)
+    if key is not None and frame.is_empty():
         raise NotMaterializedError(
-            f"{location.asset}: no rows for {location.partition_column} = {day} in {table}; "
-            f"materialize {location.asset} for {day} first: {location.how_to_make(day)}"
+            f"{location.asset}: no rows for {location.partition_column} = {key} in {table}; "
+            f"materialize {location.asset} for {key} first: {location.how_to_make(key)}"
         )
     return frame
 
 
-def _load_files(location: Location, day: str | None) -> pl.DataFrame:
+def _load_files(location: Location, key: str | None) -> pl.DataFrame:
     storage = build_storage()
     template = location.prefix or ""
     if "{partition}" in template:
-        prefix = template.split("{partition}")[0] + (day or "")
+        prefix = template.split("{partition}")[0] + (key or "")
     else:
         prefix = template
     if location.file_format not in FORMATS:
@@ -188,19 +328,18 @@ def _load_files(location: Location, day: str | None) -> pl.DataFrame:
         )
     pattern = location.glob or "*"
     keys = [
-        key
-        for key in storage.list_keys(prefix)
-        if _matches(key, template, pattern, location.file_format)
-        and (day is None or f"/{day}/" in f"/{key}")
+        found
+        for found in storage.list_keys(prefix)
+        if _matches(found, template, pattern, location.file_format)
+        and (key is None or f"/{key}/" in f"/{found}")
     ]
     if not keys:
-        shown = template.replace("{partition}", day or "<date>")
+        shown = template.replace("{partition}", key or "<partition>")
         raise NotMaterializedError(
             f"{location.asset}: no files {pattern} under {storage.uri(shown)}; "
-            f"materialize {location.asset} first: {location.how_to_make(day)}"
+            f"materialize {location.asset} first: {location.how_to_make(key)}"
         )
-    day_column = location.partition_column or "partition_date"
-    frames = [_read(storage, key, location.file_format, day_column) for key in keys]
+    frames = [_read(storage, found, location) for found in keys]
     return pl.concat(frames, how="diagonal_relaxed")
 
 
@@ -223,19 +362,37 @@ def _matches(key: str, template: str, pattern: str, file_format: str | None) -> 
     return key.startswith(head) and key.endswith(tail)
 
 
-def _read(storage, key: str, file_format: str | None, day_column: str) -> pl.DataFrame:
-    """One file's rows, with the day it belongs to (`day_column`) and where it came from."""
+def _read(storage, key: str, location: Location) -> pl.DataFrame:
+    """One file's rows, with the day it belongs to (the partition column) and where it came
+    from; a file with no row has the asset's declared columns."""
+    day_column = location.partition_column or "partition_date"
     day = next((part for part in key.split("/") if _is_day(part)), None)
     data = _decompressed(storage.read_bytes(key), key)
-    if file_format == "parquet":
+    if location.file_format == "parquet":
         frame = pl.read_parquet(io.BytesIO(data))
     else:
         frame = _read_jsonl(data)
+    if frame.width == 0:  # JSON lines with no line carry no columns: the definition's
+        frame = _declared_frame(location)
     extra = {"storage_key": pl.lit(key, pl.String)}
     if day is not None and day_column not in frame.columns:
         extra = {day_column: pl.lit(dt.date.fromisoformat(day), pl.Date), **extra}
     # with_columns, not select: an empty file stays zero rows instead of one row of literals.
     return frame.with_columns(**extra).select(*extra, pl.exclude(*extra))
+
+
+def _declared_frame(location: Location) -> pl.DataFrame:
+    """No row, the columns `dagster/column_schema` declares (Polars type names)."""
+    schema = {}
+    for name, type_name in location.columns:
+        dtype = getattr(pl, type_name, None)
+        if not (isinstance(dtype, type) and issubclass(dtype, pl.DataType)):
+            raise ValueError(
+                f"{location.asset}: column {name!r} is declared as {type_name!r} in "
+                f"{COLUMN_SCHEMA}; the catalog reads Polars type names such as 'Int64'"
+            )
+        schema[name] = dtype()
+    return pl.DataFrame(schema=schema)
 
 
 def _decompressed(data: bytes, key: str) -> bytes:

@@ -1,8 +1,10 @@
-"""Notebooks run top to bottom against the local defaults, and the catalog they read through.
+"""Every notebook runs top to bottom against the local defaults, and its answers are right.
 
-Three days of postings and weather are materialized once per module with the real components
-(the reference gRPC model on loopback, an embedded Redis, DuckDB and a storage folder under
-tmp), then each notebook is executed in a fresh `python3` kernel pointed at that folder.
+The platform is prepared once for the session (conftest.py: three days of postings and
+weather, one customer of the training family with a reviewer's edits, every model built);
+each notebook is executed in a fresh `python3` kernel pointed at it, and its printed answers
+are checked against figures computed here from the edits made and the tables themselves, not
+through the notebooks' helpers.
 """
 
 from __future__ import annotations
@@ -12,21 +14,17 @@ import io
 import re
 from pathlib import Path
 
-import dagster as dg
 import nbformat
 import polars as pl
 import pytest
 from nbclient import NotebookClient
 
 from assets import catalog
-from assets.jobs import fieldwork_daily
-from assets.postings.augment import WAREHOUSE_SCHEMA
-from assets.postings.parse import QUARANTINE_SCHEMA
 from assets.weather.layout import cities_key
-from model_servers.seniority.server import serve
+from notebooks.fieldwork_notebooks.impact import signed_label
 from notebooks.fieldwork_notebooks.labels import fahrenheit_label, share_label
-from scripts.sample_postings import write_sample_day
-from scripts.sample_weather import write_sample_day as write_weather_day
+from tests.helpers import TRAINING_CUSTOMER
+from tests.notebooks.conftest import BAD_LINES, DAYS
 
 pytestmark = pytest.mark.xdist_group("notebooks")
 
@@ -34,70 +32,6 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 # The level names as the dbt seed declares them: the tests' own reading, not the warehouse's.
 SENIORITY_LEVELS = ROOT / "dbt_project" / "seeds" / "seniority_levels.csv"
-DAYS = {"2026-11-19": 2_000, "2026-11-20": 2_000, "2026-11-21": 2_000}
-# Lines on the second day that must land in the quarantine, not in the postings.
-BAD_LINES = [b'{"company": "Acme", "title": "Cook", "desc": "cut', b'{"company": "Acme"}']
-BAD_DAY = "2026-11-20"
-# Variables that would point the catalog somewhere else than the test's folder.
-OTHER_PLACES = ("FIELDWORK_BUCKET", "FIELDWORK_WAREHOUSE", "FIELDWORK_DBT_TARGET")
-
-
-@pytest.fixture(scope="module")
-def materialized(tmp_path_factory) -> Path:
-    """Three days of the platform's main job (postings, weather, the dbt models) under one tmp
-    folder, through the definitions' own resources on the local defaults; returns the folder."""
-    root = tmp_path_factory.mktemp("fieldwork")
-    server, port = serve("127.0.0.1", 0)
-    with pytest.MonkeyPatch.context() as env:
-        point_at(env, root)
-        env.setenv("SENIORITY_MODEL_ENDPOINT", f"127.0.0.1:{port}")
-        from definitions import defs
-        from resources import build_resources, build_storage
-
-        storage = build_storage()
-        graph = defs.resolve_asset_graph()
-        selected = fieldwork_daily.selection.resolve(graph)
-        by_day = [key for key in selected if graph.get(key).partitions_def is not None]
-        # The dbt models are not partitioned: each build reads every day loaded so far, so one
-        # build after the last day makes the same tables as one per day, for a third of the time.
-        models = [key for key in selected if graph.get(key).partitions_def is None]
-        try:
-            for seed, (day, lines) in enumerate(DAYS.items(), start=1):
-                write_sample_day(storage, day, lines=lines, files=2, seed=seed)
-                write_weather_day(storage, day, cities=30)
-                if day == BAD_DAY:
-                    storage.write_bytes(
-                        f"job-postings-raw/{day}/bad.jsonl", b"\n".join(BAD_LINES) + b"\n"
-                    )
-                result = dg.materialize(
-                    defs.assets, selection=by_day, partition_key=day, resources=build_resources()
-                )
-                assert result.success, day
-            result = dg.materialize(defs.assets, selection=models, resources=build_resources())
-            assert result.success
-        finally:
-            server.stop(grace=None)
-    return root
-
-
-def point_at(monkeypatch, root: Path) -> None:
-    """Local defaults under `root`; a notebook kernel started now inherits them."""
-    for name in OTHER_PLACES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("FIELDWORK_DUCKDB_PATH", raising=False)
-    monkeypatch.setenv("FIELDWORK_DATA_DIR", str(root / "data"))
-
-
-@pytest.fixture
-def local(materialized, monkeypatch) -> Path:
-    point_at(monkeypatch, materialized)
-    return materialized
-
-
-@pytest.fixture
-def empty(tmp_path, monkeypatch) -> Path:
-    point_at(monkeypatch, tmp_path)
-    return tmp_path
 
 
 def run_notebook(name: str) -> nbformat.NotebookNode:
@@ -249,7 +183,9 @@ def test_make_notebooks_on_an_empty_folder_names_what_to_run(empty, capsys):
     assert main(["heat_index_trends.ipynb", "--out", str(out)]) == 1
 
     said = capsys.readouterr().out
-    assert re.search(r"FAILED heat_index_trends.ipynb: .*NotMaterializedError.*make demo", said)
+    assert re.search(r"FAILED heat_index_trends.ipynb: NotMaterializedError: .*make demo", said)
+    # One plain line: IPython's colours stay in the executed copy, out of the terminal.
+    assert "\x1b" not in said, said
     executed = nbformat.read(out / "heat_index_trends.ipynb", as_version=4)
     [error] = [
         output
@@ -262,119 +198,108 @@ def test_make_notebooks_on_an_empty_folder_names_what_to_run(empty, capsys):
     assert error.evalue.startswith("city_day_heat_index: no warehouse snapshot at "), error
 
 
-def test_load_postings_has_the_warehouse_columns(local):
-    postings = catalog.load("augmented_job_postings")
+def warehouse_frame(sql: str, *tables: str) -> pl.DataFrame:
+    """`sql` on the warehouse's reader side, `{}` standing for each of `tables` in turn: the
+    tests' own reading, not the catalog's."""
+    from resources import build_warehouse
 
-    assert postings.schema == pl.Schema(WAREHOUSE_SCHEMA)
-    assert postings.height == sum(DAYS.values())
-    assert postings["seniority"].is_between(1, 7).all()
-
-
-def test_load_one_day(local):
-    day = catalog.load("augmented_job_postings", "2026-11-19")
-
-    assert day.height == DAYS["2026-11-19"]
-    assert day["posting_date"].unique().to_list() == [dt.date(2026, 11, 19)]
+    warehouse = build_warehouse()
+    return warehouse.read(sql.format(*(warehouse.relation(t) for t in tables)))
 
 
-def test_load_quarantine_keeps_every_bad_line_with_its_day(local):
-    quarantine = catalog.load("job_postings_quarantine")
+def test_tag_review_runs_top_to_bottom(local):
+    """Its answers match what the test's reviewer did to the review file and what the
+    suggestions step reported (its materialization's own figures)."""
+    notebook = run_notebook("tag_review.ipynb")
 
-    # JSON lines carry no types: names are the quarantine's, types as the values say.
-    assert quarantine.columns == ["posting_date", "storage_key", *QUARANTINE_SCHEMA]
-    assert quarantine.schema["line_number"] == pl.Int64
-    assert quarantine["posting_date"].to_list() == [dt.date(2026, 11, 20)] * len(BAD_LINES)
-    assert quarantine["reason"].str.contains("invalid JSON").any()
-    # A clean day has an empty quarantine, not a missing one.
-    assert catalog.load("job_postings_quarantine", "2026-11-19").is_empty()
-
-
-def test_every_daily_asset_loads_whole_and_by_day(local):
-    """Every asset of the daily job the fixture ran, found from the definitions, not a
-    hand-kept list (the customer-partitioned family is tested with its own data)."""
-    from definitions import defs
-
-    daily = {
-        key.to_user_string()
-        for key in fieldwork_daily.selection.resolve(defs.resolve_asset_graph())
-    }
-    assert daily <= set(catalog.locations()), daily - set(catalog.locations())
-    for name in sorted(daily):
-        location = catalog.locations()[name]
-        frame = catalog.load(name)
-        assert frame.height > 0 or name == "job_postings_quarantine", name
-        if location.partitioned and name != "job_postings_quarantine":
-            day = catalog.load(name, BAD_DAY)
-            assert 0 < day.height < frame.height, name
-    readings = catalog.load("weather_readings", BAD_DAY)
-    assert {"city_id", "reading_at", "reading_date"} <= set(readings.columns)
-    raw = catalog.load("raw_job_postings", BAD_DAY)
-    # Raw files hold what producers wrote: an unreadable line is kept whole, not dropped.
-    assert raw.height == DAYS[BAD_DAY] + len(BAD_LINES)
-
-
-def test_unknown_asset_names_the_known_ones(local):
-    with pytest.raises(KeyError, match="unknown asset 'job_postings'.*augmented_job_postings"):
-        catalog.load("job_postings")
-
-
-def test_partition_must_be_a_day(local):
-    with pytest.raises(ValueError, match="YYYY-MM-DD"):
-        catalog.load("augmented_job_postings", "2026-11-19' or 1=1 --")
-
-
-def test_a_day_not_loaded_names_the_command_that_makes_it(local):
-    with pytest.raises(
-        catalog.NotMaterializedError,
-        match="posting_date = 2026-11-22 in raw.job_postings.*"
-        "dagster job execute -m definitions -j postings_daily "
-        """--tags '{"dagster/partition": "2026-11-22"}'""",
-    ):
-        catalog.load("augmented_job_postings", "2026-11-22")
-    with pytest.raises(catalog.NotMaterializedError, match="-j weather_daily --tags"):
-        catalog.load("weather_readings", "2026-11-22")
-    with pytest.raises(catalog.NotMaterializedError, match="-j weather_daily --tags"):
-        catalog.load("city_day_heat_index", "2026-11-22")
-    with pytest.raises(catalog.NotMaterializedError, match="before the first day partition"):
-        catalog.load("job_postings_quarantine", "2025-01-01")
-
-
-def test_nothing_materialized_says_where_it_looked(empty):
-    with pytest.raises(catalog.NotMaterializedError, match=r"snapshot.*make demo"):
-        catalog.load("augmented_job_postings")
-    with pytest.raises(catalog.NotMaterializedError, match="_quarantine.jsonl.*make demo"):
-        catalog.load("job_postings_quarantine")
-    with pytest.raises(catalog.NotMaterializedError, match=r"heat_index_readings"):
-        catalog.load("heat_index_readings")
-    # Asking must not leave an empty warehouse file behind.
-    assert not (empty / "data" / "warehouse.duckdb").exists()
-
-
-def test_dbt_models_read_from_the_targets_schema(local):
-    # profiles.yml: the local DuckDB target builds into `analytics`.
+    text = printed(notebook)
+    edits, figures = local.edits, local.suggestion_figures
+    modules, approved = len(edits.modules), len(edits.approved)
+    assert f"customer: {TRAINING_CUSTOMER}" in text, text
     assert (
-        catalog.where("postings_by_company_seniority") == "analytics.postings_by_company_seniority"
+        f"modules in the review: {modules:,}; approved: {approved:,} "
+        f"({share_label(approved / modules)})"
+    ) in text, text
+    # An abstention is a module laid out with no suggested tag: as many as the model made.
+    abstentions = len(edits.abstentions)
+    assert abstentions == figures["abstentions"], figures
+    assert (
+        f"suggested tags: {figures['tags_suggested']:,} on {modules - abstentions:,} modules; "
+        f"abstentions: {abstentions:,} modules ({share_label(abstentions / modules)})"
+    ) in text, text
+    changed = set(edits.added) | set(edits.removed)
+    added = sum(len(tags) for tags in edits.added.values())
+    removed = sum(len(tags) for tags in edits.removed.values())
+    assert (
+        f"modules the customer changed: {len(changed):,} ({share_label(len(changed) / modules)}); "
+        f"tags added {added:,}, removed {removed:,}"
+    ) in text, text
+    replaced = set(edits.added) & set(edits.removed) - edits.abstentions
+    tagged = set(edits.added) & edits.abstentions
+    for outcome, found in (
+        ("tags replaced", replaced),
+        ("tags added", set(edits.added) - replaced - edits.abstentions),
+        ("tags removed", set(edits.removed) - replaced),
+        ("abstention, tagged", tagged),
+        ("abstention, left empty", edits.abstentions - tagged),
+        ("as suggested", set(edits.modules) - changed - edits.abstentions),
+    ):
+        assert (
+            f"{outcome}: {len(found):,} modules ({share_label(len(found) / modules)}), "
+            f"{len(found & edits.approved):,} approved"
+        ) in text, (outcome, text)
+    # Confidence against removals: each band's suggestions and removals, from the table.
+    suggestions = warehouse_frame(
+        f"select module_id, tag_id, confidence from {{}} where customer_id = '{TRAINING_CUSTOMER}'",
+        "raw.tag_suggestions",
     )
-    mart = catalog.load("postings_by_company_seniority", BAD_DAY)
-    assert mart["posting_date"].unique().to_list() == [dt.date.fromisoformat(BAD_DAY)]
+    gone = {(m, t) for m, tags in edits.removed.items() for t in tags}
+    low = suggestions.filter(pl.col("confidence") < 0.5)
+    low_removed = sum((m, t) in gone for m, t in low.select("module_id", "tag_id").rows())
+    if low.height:
+        assert (
+            f"confidence 0.00-0.50: {low_removed:,} of {low.height:,} suggestions removed "
+            f"({share_label(low_removed / low.height)})"
+        ) in text, text
+    # Confidence bands, outcomes by approval, tags kept/removed/added, removals by confidence.
+    assert images(notebook) == 4
 
 
-def test_files_load_as_producers_write_them(tmp_path, monkeypatch):
-    """Compressed raw files are read; hidden staging files and other objects are not rows."""
-    import gzip
+def test_training_impact_runs_top_to_bottom(local):
+    """Its answers are the mart's own figures, read here straight from the warehouse."""
+    notebook = run_notebook("training_impact.ipynb")
 
-    from resources.object_storage import LocalObjectStorage
-
-    point_at(monkeypatch, tmp_path)
-    storage = LocalObjectStorage(root=str(tmp_path / "data"))
-    day = "2026-11-20"
-    storage.write_bytes(
-        f"job-postings-raw/{day}/a.jsonl.gz", gzip.compress(b'{"company": "A", "title": "B"}\n')
+    text = printed(notebook)
+    impact = warehouse_frame(
+        "select t.*, x.tag_label from {} t join {} x using (customer_id, tag_id) "
+        f"where t.customer_id = '{TRAINING_CUSTOMER}'",
+        "analytics.training_impact",
+        "analytics.stg_training__taxonomy",
     )
-    storage.write_bytes(f"job-postings-raw/{day}/b.jsonl", b'{"company": "C", "title": "D"}\r\n')
-    storage.write_bytes(f"job-postings-raw/{day}/.b.jsonl.1234.tmp", b'{"company": "X"}\n')
-    storage.write_bytes(f"job-postings-raw/{day}/readme.txt", b"not postings\n")
-
-    raw = catalog.load("raw_job_postings", day)
-    assert sorted(raw["company"].to_list()) == ["A", "C"]
-    assert raw["posting_date"].unique().to_list() == [dt.date.fromisoformat(day)]
+    estimable = impact.filter(pl.col("performance_difference").is_not_null())
+    # The reviewer's approved tags reached the catalog: most tags can be estimated.
+    assert estimable.height >= impact.height // 2, impact
+    [metric] = impact["metric"].unique().to_list()
+    assert f"metric: {metric}\n" in text, text
+    assert f"tags: {impact.height}; estimable: {estimable.height}" in text, text
+    raises = estimable.filter(pl.col("confidence_interval_low") > 0).sort(
+        "performance_difference", descending=True
+    )
+    if raises.height:
+        listed = re.search(r"^raises \(.*\): (.+)$", text, re.MULTILINE)
+        assert listed and set(listed[1].split(", ")) == set(raises["tag_label"]), text
+    unclear = estimable.filter(
+        (pl.col("confidence_interval_low") <= 0) & (pl.col("confidence_interval_high") >= 0)
+    )
+    if unclear.height:
+        listed = re.search(r"^unclear \(.*\): (.+)$", text, re.MULTILINE)
+        assert listed and set(listed[1].split(", ")) == set(unclear["tag_label"]), text
+    best = estimable.sort("performance_difference", descending=True).row(0, named=True)
+    assert (
+        f"largest effect: {best['tag_label']} {signed_label(best['performance_difference'])} "
+        f"points [{signed_label(best['confidence_interval_low'])}, "
+        f"{signed_label(best['confidence_interval_high'])}] over {best['learners_trained']:,} "
+        "learners"
+    ) in text, text
+    # Effects with their intervals, before and after, learners trained.
+    assert images(notebook) == 3
