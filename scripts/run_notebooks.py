@@ -9,6 +9,7 @@ outputs. A notebook that fails stops nothing else; the exit code says whether al
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -18,6 +19,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+# IPython colours its tracebacks with ANSI escapes; a terminal or a CI log shows them as junk.
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 
 
 def run(path: Path, out_dir: Path, timeout_seconds: int = 600) -> Path:
@@ -38,6 +41,13 @@ def run(path: Path, out_dir: Path, timeout_seconds: int = 600) -> Path:
     return out
 
 
+def failure_summary(error: CellExecutionError) -> str:
+    """The failing cell's exception in one plain line: its type and its message's first line."""
+    message = ANSI_ESCAPE.sub("", error.evalue or "").strip()
+    first = message.splitlines()[0] if message else ""
+    return f"{ANSI_ESCAPE.sub('', error.ename)}: {first}" if first else error.ename
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("names", nargs="*", help="notebook file names (default: all)")
@@ -51,8 +61,10 @@ def main(argv: list[str] | None = None) -> int:
             out = run(path, args.out)
         except CellExecutionError as error:
             failed.append(path.name)
-            summary = str(error).strip().splitlines()[-1]
-            print(f"FAILED {path.name}: {summary} (executed copy in {args.out / path.name})")
+            print(
+                f"FAILED {path.name}: {failure_summary(error)} "
+                f"(executed copy in {args.out / path.name})"
+            )
             continue
         print(f"ok     {path.name} in {time.perf_counter() - started:.0f} s -> {out}")
     if failed:
