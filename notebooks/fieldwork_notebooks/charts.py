@@ -26,8 +26,10 @@ def bars(
     colours: Sequence[Any] | None = None,
     horizontal: bool = False,
     axis_label: str | None = None,
+    shares: bool = False,
 ) -> Axes:
-    """One bar per label, each with its value written at its end."""
+    """One bar per label, each with its value written at its end; with `shares`, the values
+    are shares (0 to 1) and the axis reads in percent."""
     _same_length(labels, {"values": values, "value_labels": value_labels})
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(labels) + 1.5) if horizontal else (9, 4.5))
     draw = ax.barh if horizontal else ax.bar
@@ -39,6 +41,8 @@ def bars(
     else:
         ax.margins(y=0.12)
         ax.tick_params(axis="x", labelrotation=30)
+    if shares:
+        (ax.xaxis if horizontal else ax.yaxis).set_major_formatter(PercentFormatter(1.0))
     (ax.set_xlabel if horizontal else ax.set_ylabel)(axis_label or "")
     ax.set_title(title)
     fig.tight_layout()

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 import pytest  # noqa: E402
 
-from notebooks.fieldwork_notebooks import charts, heat, seniority  # noqa: E402
+from notebooks.fieldwork_notebooks import charts, heat, impact, seniority, tag_review  # noqa: E402
 from notebooks.fieldwork_notebooks.labels import (  # noqa: E402
     fahrenheit_label,
     share_label,
@@ -352,3 +352,157 @@ def test_quarantine_reasons_by_kind_and_none_from_empty_files():
     # What the catalog reads when every day's quarantine file is empty: no reason column.
     clean = pl.DataFrame(schema={"posting_date": pl.Date, "storage_key": pl.String})
     assert seniority.quarantine_reasons(clean).columns == ["posting_date", "reason_kind", "lines"]
+
+
+def review(rows: list[tuple[str, str, str, str]]) -> pl.DataFrame:
+    """raw.tag_review rows: module, suggested tags, the customer's tags, approved."""
+    return pl.DataFrame(
+        [(m, f"title {m}", s, t, a) for m, s, t, a in rows],
+        schema=["module_id", "title", "suggested_tags", "tags", "approved"],
+        orient="row",
+    )
+
+
+TAXONOMY = pl.DataFrame(
+    {"tag_id": ["comm", "nego", "prod"], "tag_label": ["Communication", "Negotiation", "Product"]}
+)
+
+
+def test_review_changes_name_what_the_customer_did_to_each_suggestion():
+    changes = tag_review.review_changes(
+        review(
+            [
+                ("m1", "comm|prod", "comm|prod", "yes"),
+                ("m2", "comm", "comm | nego", "YES "),
+                ("m3", "comm|prod", "prod", ""),
+                ("m4", "comm|prod", "nego|prod", "yes"),
+                ("m5", "", "nego", "yes"),
+                ("m6", "", "(none)", "yes"),
+                ("m7", "comm", "(none)", ""),
+            ]
+        )
+    )
+
+    assert changes.select("module_id", "outcome", "approved").rows() == [
+        ("m1", "as suggested", True),
+        ("m2", "tags added", True),
+        ("m3", "tags removed", False),
+        ("m4", "tags replaced", True),
+        ("m5", "abstention, tagged", True),
+        ("m6", "abstention, left empty", True),
+        ("m7", "tags removed", False),
+    ]
+    assert changes.filter(pl.col("module_id") == "m4").select("added", "removed").row(0) == (
+        ["nego"],
+        ["comm"],
+    )
+    counts = tag_review.outcome_counts(changes)
+    assert counts["outcome"].to_list() == list(tag_review.OUTCOMES)
+    assert counts.filter(pl.col("outcome") == "tags removed").row(0) == ("tags removed", 0, 2, 2)
+
+    per_tag = tag_review.tag_changes(changes, TAXONOMY)
+    assert per_tag.select("tag_id", "suggested", "kept", "removed", "added").rows() == [
+        ("comm", 5, 2, 3, 0),
+        ("prod", 3, 3, 0, 0),
+        ("nego", 0, 0, 0, 3),
+    ]
+    assert per_tag["removed_share"].to_list() == [0.6, 0.0, None]
+
+
+def test_tags_outside_the_taxonomy_are_an_error_not_a_blank():
+    changes = tag_review.review_changes(review([("m1", "comm", "comm|sales", "yes")]))
+    with pytest.raises(ValueError, match=r"tags \['sales'\] are in the review but not in"):
+        tag_review.tag_changes(changes, TAXONOMY)
+
+
+def test_suggestions_fates_by_confidence_band():
+    changes = tag_review.review_changes(
+        review([("m1", "comm|prod", "prod", "yes"), ("m2", "nego", "nego", "")])
+    )
+    suggestions = pl.DataFrame(
+        {
+            "module_id": ["m1", "m1", "m2"],
+            "tag_id": ["comm", "prod", "nego"],
+            "confidence": [0.3, 0.95, 0.7],
+            "tag_rank": [2, 1, 1],
+        }
+    )
+
+    fates = tag_review.suggestion_fates(suggestions, changes)
+    assert fates.select("tag_id", "kept").rows() == [
+        ("comm", False),
+        ("prod", True),
+        ("nego", True),
+    ]
+    bands = tag_review.confidence_bands(fates)
+    assert bands.rows() == [
+        ("0.00-0.50", 1, 1, 1.0),
+        ("0.50-0.70", 0, 0, None),
+        ("0.70-0.90", 1, 0, 0.0),
+        ("0.90-1.00", 1, 0, 0.0),
+    ]
+    # A suggestion the review does not show yet: the review must be merged first.
+    newer = suggestions.with_columns(pl.lit("m9").alias("module_id"))
+    with pytest.raises(ValueError, match="materialize tag_review"):
+        tag_review.suggestion_fates(newer, changes)
+
+
+@pytest.mark.parametrize(
+    ("value", "decimals", "label"),
+    [
+        (3.14, 1, "+3.1"),
+        (-2.0, 1, "-2.0"),
+        (0.03, 1, "+0.030"),
+        (-0.004, 2, "-0.0040"),
+        (0.0, 1, "+0.0"),
+        (None, 1, "n/a"),
+        (math.nan, 1, "n/a"),
+    ],
+)
+def test_signed_label_never_shows_an_effect_as_zero(value, decimals, label):
+    assert impact.signed_label(value, decimals) == label
+
+
+def impact_rows() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "customer_id": ["a"] * 4 + ["b"],
+            "tag_id": ["comm", "nego", "prod", "lead", "comm"],
+            "metric": ["quota"] * 4 + ["csat"],
+            "learners_trained": [40, 30, 20, 0, 10],
+            "performance_before": [90.0, 91.0, 92.0, None, 70.0],
+            "performance_after": [95.0, 90.0, 92.5, None, 71.0],
+            "raw_difference": [5.0, -1.0, 0.5, None, 1.0],
+            "performance_difference": [3.0, -2.0, 0.4, None, 0.5],
+            "confidence_interval_low": [1.0, -3.5, -0.8, None, -1.0],
+            "confidence_interval_high": [5.0, -0.5, 1.6, None, 2.0],
+        }
+    )
+
+
+def test_customer_impact_reads_each_interval_and_orders_by_effect():
+    rows = impact.customer_impact(impact_rows(), "a", TAXONOMY)
+
+    assert rows.select("tag_id", "tag_label", "verdict").rows() == [
+        ("comm", "Communication", "raises"),
+        ("prod", "Product", "unclear"),
+        ("nego", "Negotiation", "lowers"),
+        ("lead", "lead", "not estimable"),
+    ]
+    with pytest.raises(ValueError, match=r"no row for 'c'; it has \['a', 'b'\]"):
+        impact.customer_impact(impact_rows(), "c", TAXONOMY)
+    assert impact.verdict_counts(impact_rows()).rows() == [
+        ("a", "quota", 1, 1, 1, 1),
+        ("b", "csat", 0, 0, 1, 0),
+    ]
+
+
+def test_effect_chart_draws_an_interval_per_estimable_tag():
+    rows = impact.customer_impact(impact_rows(), "a", TAXONOMY)
+
+    ax = impact.effect_chart(rows, metric="quota", title="t")
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["+3.0 [+1.0, +5.0]", "+0.4 [-0.8, +1.6]", "-2.0 [-3.5, -0.5]", "not estimable"]
+    assert [t.get_text() for t in ax.get_yticklabels()][-1] == "lead (n=0)"
+    ax = impact.before_after_chart(rows, metric="quota", title="t")
+    assert len(ax.get_yticklabels()) == 3
