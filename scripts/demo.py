@@ -4,6 +4,8 @@ Generates a sample day of job postings and of weather readings, then launches th
 platform's main job (`fieldwork_daily`: postings, weather, then the dbt warehouse) through
 the Dagster instance under DAGSTER_HOME exactly as the UI does (so `make dev` shows the run
 and can re-execute it), waits for it, and prints what it did and where the results are.
+The days before it come first, smaller (`--earlier-days`, `--earlier-postings`), each its own
+run of the same job: trends over days (the seniority mix, the heat index) need several.
 Then the training family: one run per customer of the reference catalog
 (scripts/demo_training.py; `--no-training` skips it).
 """
@@ -79,6 +81,26 @@ def warehouse_summary(result) -> list[str]:
     return lines + ([f"  failed: {failed}"] if failed else [])
 
 
+def earlier_days(day: str, count: int) -> list[str]:
+    """The `count` days before `day`, oldest first, that are day partitions too."""
+    start = dt.date.fromisoformat(day)
+    days = [(start - dt.timedelta(days=n)).isoformat() for n in range(count, 0, -1)]
+    return [d for d in days if daily_partitions.has_partition_key(d)]
+
+
+def earlier_day_summary(result, day: str, sample, cities: int) -> str:
+    """One line per earlier day: what it loaded and how its run went."""
+    postings = materialization_metadata(result, "augmented_job_postings")
+    weather = materialization_metadata(result, "heat_index_readings")
+    status = "succeeded" if result.success else "FAILED (see the run in `make dev`)"
+    return (
+        f"earlier day {day}: {sample.lines:,} posting lines "
+        f"({postings.get('lines_out', 0):,} out, {postings.get('model_calls', 0):,} model calls), "
+        f"{cities:,} cities ({weather.get('rows_valid', 0):,} valid readings); "
+        f"run {result.run_id[:8]} {status} in {result.seconds:.0f} s"
+    )
+
+
 def refusal(day: str) -> str | None:
     """Why the demo must not run, checked before it writes anything (None: it may)."""
     if settings.storage_bucket() or settings.warehouse_kind() == "snowflake":
@@ -106,6 +128,12 @@ def main(argv: list[str] | None = None) -> int:
         "--date", default=dt.date.today().isoformat(), help="the day to run (YYYY-MM-DD)"
     )
     parser.add_argument("--postings", type=int, default=200_000, help="sample posting lines")
+    parser.add_argument(
+        "--earlier-days", type=int, default=2, help="days run before --date (default 2)"
+    )
+    parser.add_argument(
+        "--earlier-postings", type=int, default=20_000, help="sample posting lines of each"
+    )
     parser.add_argument("--full-scale", action="store_true", help="8M postings, 15,000 cities")
     parser.add_argument(
         "--no-training", action="store_true", help="skip the training family's runs"
@@ -118,11 +146,22 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     storage = build_storage()
+    report = []
+    success = True
+    # Oldest first, the main day last: its run's warehouse build then holds every day. The
+    # earlier days stay small at full scale too: they exist for the trend, not the load.
+    for seed, day in enumerate(earlier_days(args.date, args.earlier_days), start=11):
+        earlier = write_sample_day(storage, day, lines=args.earlier_postings, files=2, seed=seed)
+        day_cities, _ = write_demo_day(storage, day, full_scale=False)
+        result = launch_and_wait(dg.DagsterInstance.get(), "fieldwork_daily", day)
+        report.append(earlier_day_summary(result, day, earlier, day_cities))
+        report.extend(f"  failed step {failure}" for failure in result.failures())
+        success = success and result.success
     sample = write_sample_day(storage, args.date, lines=lines, files=4)
     cities, weather_seconds = write_demo_day(storage, args.date, args.full_scale)
 
     result = launch_and_wait(dg.DagsterInstance.get(), "fieldwork_daily", args.date)
-    report = (
+    report += (
         postings_summary(result, storage, args.date, sample)
         + weather_summary(result, storage, args.date, cities, weather_seconds)
         + warehouse_summary(result)
@@ -130,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     status = "succeeded" if result.success else "FAILED (see the run in `make dev`)"
     report.extend(f"  failed step {failure}" for failure in result.failures())
     report.append(f"run {result.run_id[:8]} {status} in {result.seconds:.0f} s")
-    success = result.success
+    success = success and result.success
     if not args.no_training:
         training = run_training_demo(dg.DagsterInstance.get())
         report.extend(training_summary(training))
