@@ -135,9 +135,11 @@ class Warehouse(dg.ConfigurableResource, ABC):
         as this warehouse's SQL should name it."""
         return table_name
 
-    def row_count(self, table_name: str) -> int:
-        """Rows in a table or view."""
-        return int(self.query(f"select count(*) as n from {self.relation(table_name)}").item())
+    def row_count(self, table_name: str, where: str | None = None) -> int:
+        """Rows in a table or view (those matching the SQL condition `where`, if given)."""
+        condition = f" where {where}" if where else ""
+        sql = f"select count(*) as n from {self.relation(table_name)}{condition}"
+        return int(self.query(sql).item())
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:

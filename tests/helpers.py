@@ -229,7 +229,8 @@ def normalize_mart(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def materialize_postings_models(project_dir, warehouse, *, raise_on_error: bool = True):
-    """`dbt build` of the postings family through Dagster, on the target the environment picks."""
+    """`dbt build` of the postings family through Dagster, on the target the environment picks,
+    as a run over the days DAY_A to DAY_B (the models are day-partitioned)."""
     import dagster as dg
 
     from assets.warehouse.assets import build_fieldwork_dbt_assets
@@ -242,6 +243,7 @@ def materialize_postings_models(project_dir, warehouse, *, raise_on_error: bool 
         resources={"dbt": build_dbt_resource(project), "warehouse": warehouse},
         selection=dg.AssetSelection.groups("postings"),
         raise_on_error=raise_on_error,
+        tags=partition_range_tags(DAY_A, DAY_B),
     )
 
 
@@ -856,9 +858,8 @@ def heat_index_readings() -> pl.DataFrame:
 
 def load_reference_tables(warehouse: Warehouse) -> None:
     """Two days of augmented postings and of heat-index readings (JobPostings, HeatIndex)."""
-    from tests.helpers import POSTINGS_TABLE, raw_postings_two_days
-
-    for (day,), rows in raw_postings_two_days().partition_by("posting_date", as_dict=True).items():
+    postings = postings_on_partition_days()
+    for (day,), rows in postings.partition_by("posting_date", as_dict=True).items():
         warehouse.replace_partition(POSTINGS_TABLE, rows, "posting_date", day)
     for (day,), rows in heat_index_readings().partition_by("reading_date", as_dict=True).items():
         warehouse.replace_partition(HEAT_INDEX_TABLE, rows, "reading_date", day)
@@ -892,7 +893,8 @@ def warehouse_selection():
 
 def materialize_warehouse(project_dir: Path, warehouse: Warehouse, selection=None, **kwargs):
     """`dbt build` of the selected models (default: `warehouse_selection()`) and the
-    entitlements and grants assets, through Dagster, on the target the environment picks."""
+    entitlements and grants assets, through Dagster, on the target the environment picks; the
+    day-partitioned models for the days the reference tables hold (DAY_A to DAY_B)."""
     import dagster as dg
 
     from assets.warehouse.assets import build_fieldwork_dbt_assets
@@ -906,7 +908,7 @@ def materialize_warehouse(project_dir: Path, warehouse: Warehouse, selection=Non
         [*build_fieldwork_dbt_assets(project), customer_entitlements, odata_grants],
         resources={"dbt": build_dbt_resource(project), "warehouse": warehouse},
         selection=selection if selection is not None else warehouse_selection(),
-        **kwargs,
+        **{"tags": partition_range_tags(DAY_A, DAY_B), **kwargs},
     )
 
 
@@ -998,3 +1000,105 @@ def regression(customer_id: str, metric: str, panel: pl.DataFrame, first: pl.Dat
             }
         )
     return rows
+
+
+# --- The day-partitioned marts, incremental: the postings and weather models by day -------
+
+DAY_A, DAY_B = HEAT_INDEX_DAYS  # days of the shared daily partitions (from 2026-07-01)
+CITIES_TABLE = "raw.weather_cities"
+
+
+def postings_on_partition_days() -> pl.DataFrame:
+    """`raw_postings_two_days()` moved onto DAY_A and DAY_B, days a daily run may be given."""
+    moved = {dt.date(2024, 5, 1): DAY_A, dt.date(2024, 5, 2): DAY_B}
+    return raw_postings_two_days().with_columns(
+        pl.col("posting_date").replace_strict(moved, return_dtype=pl.Date)
+    )
+
+
+def weather_cities() -> pl.DataFrame:
+    """raw.weather_cities for the cities and days of `heat_index_readings()`."""
+    regions = {101: "tropical", 102: "temperate north", 103: "temperate north"}
+    return pl.DataFrame(
+        [
+            (day, city, f"City {city}", region)
+            for day in HEAT_INDEX_DAYS
+            for city, region in regions.items()
+        ],
+        schema={
+            "reading_date": pl.Date,
+            "city_id": pl.Int32,
+            "name": pl.String,
+            "region": pl.String,
+        },
+        orient="row",
+    )
+
+
+def load_daily_tables(warehouse: Warehouse, postings: pl.DataFrame) -> None:
+    """Both days of postings (`postings`), heat-index readings and cities, a load per day."""
+    tables = [
+        (POSTINGS_TABLE, "posting_date", postings),
+        (HEAT_INDEX_TABLE, "reading_date", heat_index_readings()),
+        (CITIES_TABLE, "reading_date", weather_cities()),
+    ]
+    for table, column, frame in tables:
+        for (day,), rows in frame.partition_by(column, as_dict=True).items():
+            warehouse.replace_partition(table, rows, column, day)
+
+
+def daily_dbt_project(folder: Path) -> Path:
+    """A copy of the dbt project with the day-partitioned families' models only (postings and
+    weather, whose sources `load_daily_tables` fills), without target/."""
+    destination = folder / "dbt_project"
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        skipped = {"target", "logs", "dbt_packages"}
+        if Path(directory).name in ("staging", "marts"):
+            skipped |= {name for name in names if name not in ("postings", "weather")}
+        return skipped & set(names)
+
+    shutil.copytree(DBT_PROJECT_DIR, destination, ignore=ignore)
+    return destination
+
+
+def materialize_daily_models(
+    project_dir: Path,
+    warehouse: Warehouse,
+    days: tuple[dt.date, dt.date] = (DAY_A, DAY_B),
+    **kwargs,
+):
+    """`dbt build` of the postings and weather models through Dagster, for the days `days`
+    (first, last) as the daily partitions' run for a day (one day) or a backfill's range gives
+    them. The manifest is prepared once per project copy."""
+    import dagster as dg
+
+    from assets.warehouse.assets import build_fieldwork_dbt_assets
+    from resources.dbt import build_dbt_project, build_dbt_resource, prepare_manifest
+
+    project = build_dbt_project(project_dir)
+    if not project.manifest_path.exists():
+        prepare_manifest(project, warehouse.dbt_vars())
+    if days[0] == days[1]:
+        kwargs["partition_key"] = str(days[0])
+    else:
+        kwargs["tags"] = partition_range_tags(*days)
+    return dg.materialize(
+        build_fieldwork_dbt_assets(project),
+        resources={"dbt": build_dbt_resource(project), "warehouse": warehouse},
+        selection=dg.AssetSelection.groups("postings", "weather"),
+        **kwargs,
+    )
+
+
+def partition_range_tags(first: dt.date | str, last: dt.date | str) -> dict[str, str]:
+    """The run tags of a run over the daily partitions `first` to `last` (a backfill's)."""
+    return {
+        "dagster/asset_partition_range_start": str(first),
+        "dagster/asset_partition_range_end": str(last),
+    }
+
+
+def day_rows(frame: pl.DataFrame, column: str, day: dt.date) -> pl.DataFrame:
+    """The rows of one day of a mart read back from either warehouse."""
+    return frame.filter(pl.col(column).cast(pl.Date) == day)

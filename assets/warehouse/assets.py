@@ -1,10 +1,16 @@
 """The dbt models and seeds as Dagster assets; their dbt tests as asset checks.
 
-One `@dbt_assets` set per family: every model is a table or view built by `dbt build`, so
-they share one materialization style. Each asset sits in the group of its family (the folder
-under `models/staging` or `models/marts`: `postings`, `weather`, `training`), next to the
-Python assets that feed it, unless its dbt `meta.dagster.group` names another (the OData
-views, `models/marts/odata`, sit in `warehouse` with the entitlements and grants).
+One `@dbt_assets` set per family, so a failure in one family's inputs skips only that
+family's models. Each asset sits in the group of its family (the folder under
+`models/staging` or `models/marts`: `postings`, `weather`, `training`), next to the Python
+assets that feed it, unless its dbt `meta.dagster.group` names another (the OData views,
+`models/marts/odata`, sit in `warehouse` with the entitlements and grants).
+
+The day-partitioned families' models (postings, weather) share the daily partitions: a run
+for a day, or a backfill's range of days, passes its days to dbt as `min_date`/`max_date`
+and the incremental marts rebuild those days only (dbt_project/macros/incremental_days.sql).
+A run without a partition builds every day. The seeds are reference data, not daily: they
+form their own unpartitioned set.
 """
 
 from collections.abc import Mapping
@@ -20,7 +26,9 @@ from dagster_dbt import (
     DbtProject,
     dbt_assets,
 )
+from pydantic import Field
 
+from assets.partitions import daily_partitions
 from resources.dbt import dbt_vars_args, fieldwork_dbt_project, manifest_path
 from resources.warehouse import Warehouse
 
@@ -30,6 +38,21 @@ DEFAULT_GROUP = "warehouse"
 DEFAULT_OWNERS = ["team:analytics-engineering"]
 # Families with dbt models; each tags its models, seeds and tests in dbt_project.yml.
 DBT_FAMILIES = ("postings", "weather", "training", "odata")
+# Families whose data is partitioned by day; their models take the daily partitions.
+DAILY_DBT_FAMILIES = ("postings", "weather")
+SEEDS = "resource_type:seed"
+
+
+class DbtBuildConfig(dg.Config):
+    """Run configuration of a dbt build (the launchpad in the UI)."""
+
+    full_refresh: bool = Field(
+        default=False,
+        description=(
+            "Rebuild incremental marts from every day (`dbt build --full-refresh`): needed "
+            "once after a change of their columns, which an incremental run refuses."
+        ),
+    )
 
 
 class FieldworkDbtTranslator(DagsterDbtTranslator):
@@ -112,29 +135,69 @@ def describe_dbt_test(test: Mapping[str, Any]) -> str:
 
 
 def build_fieldwork_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
-    """One `@dbt_assets` per family (its models carry the family's dbt tag), so a failure in
-    one family's inputs skips only that family's models. The manifest must be prepared."""
-    return [build_family_dbt_assets(project, family) for family in DBT_FAMILIES]
+    """One `@dbt_assets` per family (its models carry the family's dbt tag), the daily
+    families' on the daily partitions, and one for the seeds. The manifest must be prepared."""
+    return [
+        *(build_family_dbt_assets(project, family) for family in DBT_FAMILIES),
+        # Only the seeds' own tests: a test joining a model to a seed (relationships) runs
+        # with the model, which may not be built yet when the seeds are.
+        build_dbt_set(
+            project, name="fieldwork_dbt_seeds", select=SEEDS, indirect_selection="cautious"
+        ),
+    ]
 
 
 def build_family_dbt_assets(project: DbtProject, family: str) -> dg.AssetsDefinition:
+    daily = family in DAILY_DBT_FAMILIES
+    # The family's models; their tests follow them (dbt's indirect selection), a test that
+    # joins a model to a seed included. (`--exclude` of the seeds would drop those tests.)
+    return build_dbt_set(
+        project,
+        name=f"{family}_dbt_models",
+        select=f"tag:{family},resource_type:model",
+        partitions_def=daily_partitions if daily else None,
+    )
+
+
+def build_dbt_set(
+    project: DbtProject,
+    *,
+    name: str,
+    select: str,
+    partitions_def: dg.PartitionsDefinition | None = None,
+    indirect_selection: str | None = None,
+) -> dg.AssetsDefinition:
     @dbt_assets(
         manifest=manifest_path(project),
         project=project,
         dagster_dbt_translator=FieldworkDbtTranslator(project),
-        select=f"tag:{family}",
-        name=f"{family}_dbt_models",
+        select=select,
+        name=name,
+        partitions_def=partitions_def,
     )
-    def family_dbt_models(
-        context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
+    def dbt_models(
+        context: dg.AssetExecutionContext,
+        dbt: DbtCliResource,
+        warehouse: Warehouse,
+        config: DbtBuildConfig,
     ):
-        """`dbt build` of the selected models, seeds and tests; row counts of what it built.
+        """`dbt build` of the selected models, seeds and tests, for the run's days when it
+        has some; row counts of what it built.
 
         The build holds the warehouse like any writer, so readers see its result whole,
         once it is done, and a concurrent load waits instead of failing on DuckDB's lock.
         """
+        days = build_days(context)
+        args = ["build", *dbt_vars_args({**warehouse.dbt_vars(), **days})]
+        if indirect_selection:
+            args += ["--indirect-selection", indirect_selection]
+        if config.full_refresh:
+            args.append("--full-refresh")
+        scope = f"days {days['min_date']} to {days['max_date']}" if days else "every day"
+        refresh = " from scratch (--full-refresh)" if config.full_refresh else ""
+        context.log.info(f"dbt build of {scope}{refresh}")
         with warehouse.writing():
-            invocation = dbt.cli(["build", *dbt_vars_args(warehouse.dbt_vars())], context=context)
+            invocation = dbt.cli(args, context=context)
             # Tables are counted once dbt has let go of the warehouse (DuckDB admits one
             # writing process), so materializations wait for the end of the build; test
             # results stream as they come.
@@ -148,15 +211,33 @@ def build_family_dbt_assets(project: DbtProject, family: str) -> dg.AssetsDefini
             except DagsterDbtCliRuntimeError as error:
                 failure = error
             for event in built:
-                yield with_row_count(event, warehouse, context)
+                yield with_row_count(event, warehouse, context, days)
             if failure is not None:
                 raise failure
 
-    return family_dbt_models
+    return dbt_models
 
 
-def with_row_count(event, warehouse: Warehouse, context: dg.AssetExecutionContext):
-    """The event with `dagster/row_count` added when it is a built table or view.
+def build_days(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """The run's days as the dbt vars the incremental marts read (`min_date`, `max_date`,
+    both included), each checked to be one of the days. None for an unpartitioned set, even
+    in a partitioned run (the training models run in a customer's run)."""
+    if context.assets_def.partitions_def is None:
+        return {}
+    # A run for one day has a key and no range; a backfill's single run has a range.
+    if not (context.has_partition_key or context.has_partition_key_range):
+        return {}
+    days = context.partition_key_range
+    for day in (days.start, days.end):
+        daily_partitions.check_day(day)
+    return {"min_date": days.start, "max_date": days.end}
+
+
+def with_row_count(
+    event, warehouse: Warehouse, context: dg.AssetExecutionContext, days: Mapping[str, str]
+):
+    """The event with `dagster/row_count` added when it is a built table or view: the rows of
+    the run's days when it has some and the model names its day column, else all its rows.
 
     Counted through the warehouse resource rather than dagster-dbt's `fetch_row_counts`,
     which opens a dbt adapter inside this process and, on DuckDB, keeps the file open.
@@ -167,11 +248,18 @@ def with_row_count(event, warehouse: Warehouse, context: dg.AssetExecutionContex
         key = event.asset_key
     else:
         return event
-    relation = context.assets_def.specs_by_key[key].metadata.get("dagster/table_name")
+    metadata = context.assets_def.specs_by_key[key].metadata
+    relation = metadata.get("dagster/table_name")
     if relation is None:
         return event
+    day_column = metadata.get("fieldwork/partition_column")
+    where = (
+        f"{day_column} between date '{days['min_date']}' and date '{days['max_date']}'"
+        if days and day_column
+        else None
+    )
     try:
-        count = warehouse.row_count(relation)
+        count = warehouse.row_count(relation, where=where)
     except Exception as error:  # a count is a nicety: never fail a built model over it
         context.log.warning(f"no row count for {relation}: {error}")
         return event

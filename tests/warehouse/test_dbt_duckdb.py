@@ -1,23 +1,40 @@
-"""The postings models built by dbt through Dagster on the local DuckDB warehouse."""
+"""The postings and weather models built by dbt through Dagster on the local DuckDB warehouse:
+the mart against an independent computation, dbt tests as checks, and the day-partitioned
+marts rebuilt day by day (incremental, `delete+insert`)."""
 
 from __future__ import annotations
+
+import shutil
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
 from resources.warehouse import DuckDBWarehouse
-from tests.helpers import POSTINGS_TABLE as RAW_TABLE
 from tests.helpers import (
+    DAY_A,
+    DAY_B,
+    HEAT_INDEX_TABLE,
     SnapshotReader,
+    daily_dbt_project,
+    day_rows,
     expected_mart,
+    heat_index_readings,
+    load_daily_tables,
+    materialize_daily_models,
     materialize_postings_models,
     normalize_mart,
+    postings_on_partition_days,
     row_counts,
 )
+from tests.helpers import POSTINGS_TABLE as RAW_TABLE
 from tests.helpers import dbt_check_results as check_results
 
 pytestmark = pytest.mark.slow
+
+MART = "analytics.postings_by_company_seniority"
+CITY_DAYS = "analytics.city_day_heat_index"
+REGION_DAYS = "analytics.heat_risk_by_region"
 
 
 @pytest.fixture
@@ -32,25 +49,38 @@ def load(warehouse, raw: pl.DataFrame) -> None:
         warehouse.replace_partition(RAW_TABLE, partition, "posting_date", day)
 
 
-def test_mart_matches_python_and_dbt_tests_pass_as_checks(
-    duckdb_warehouse, raw_job_postings, dbt_project_dir
-):
-    load(duckdb_warehouse, raw_job_postings)
-    # A notebook reading the warehouse through the whole build: it never fails the build,
-    # and it sees the state it opened, whole, while the next reader sees the build's.
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Two days of postings and weather loaded, and every day built (no partition), while a
+    notebook reads the warehouse's snapshot; returns what the reader saw during the build."""
+    folder = tmp_path_factory.mktemp("daily_models")
+    warehouse = DuckDBWarehouse(path=str(folder / "warehouse.duckdb"))
+    raw = postings_on_partition_days()
+    load_daily_tables(warehouse, raw)
+    project_dir = daily_dbt_project(folder)
     reader = SnapshotReader(
-        duckdb_warehouse.reader_path(),
+        warehouse.reader_path(),
         "select count(*) from information_schema.tables where table_schema = 'analytics'",
     )
     try:
-        result = materialize_postings_models(dbt_project_dir, duckdb_warehouse)
-        assert reader.ask() == (0,)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("FIELDWORK_WAREHOUSE", "duckdb")
+            result = materialize_daily_models(project_dir, warehouse)
+        seen_during_build = reader.ask()
     finally:
         reader.close()
+    return result, warehouse, raw, project_dir, seen_during_build
+
+
+def test_mart_matches_python_and_dbt_tests_pass_as_checks(built):
+    result, warehouse, raw, _, seen_during_build = built
+    # A notebook reading the warehouse through the whole build never fails the build, and
+    # sees the state it opened, whole, while the next reader sees the build's.
+    assert seen_during_build == (0,)
 
     assert result.success
-    mart = duckdb_warehouse.query("select * from analytics.postings_by_company_seniority")
-    assert_frame_equal(normalize_mart(mart), expected_mart(raw_job_postings), check_exact=False)
+    mart = warehouse.query(f"select * from {MART}")
+    assert_frame_equal(normalize_mart(mart), expected_mart(raw), check_exact=False)
     assert set(mart["seniority_level"]) == set(range(1, 8))
 
     checks = check_results(result)
@@ -66,20 +96,122 @@ def test_mart_matches_python_and_dbt_tests_pass_as_checks(
     assert counts["postings_by_company_seniority"] == mart.height
     assert counts["seniority_levels"] == 7
     # Views are counted too, through the warehouse resource.
-    assert counts["stg_postings__job_postings"] == raw_job_postings.height
+    assert counts["stg_postings__job_postings"] == raw.height
     # What dbt built is what readers see once the build is done.
-    assert (
-        duckdb_warehouse.read(
-            "select count(*) as n from analytics.postings_by_company_seniority"
-        ).item()
-        == mart.height
+    assert warehouse.read(f"select count(*) as n from {MART}").item() == mart.height
+
+
+def city_day_expected(readings: pl.DataFrame) -> pl.DataFrame:
+    """city_day_heat_index's counts and extremes, computed apart."""
+    return (
+        readings.group_by("reading_date", "city_id")
+        .agg(
+            pl.len().cast(pl.Int64).alias("readings_count"),
+            pl.col("heat_index_f").max().alias("max_heat_index_f"),
+        )
+        .sort("reading_date", "city_id")
     )
 
 
-def test_an_unknown_seniority_fails_the_named_checks(
-    duckdb_warehouse, raw_job_postings, dbt_project_dir
-):
-    broken = raw_job_postings.with_columns(
+def city_days(warehouse) -> pl.DataFrame:
+    return (
+        warehouse.query(
+            f"select reading_date, city_id, readings_count, max_heat_index_f from {CITY_DAYS}"
+        )
+        .select(
+            pl.col("reading_date").cast(pl.Date),
+            pl.col("city_id").cast(pl.Int32),
+            pl.col("readings_count").cast(pl.Int64),
+            # The staging model's dbt.type_float() is DuckDB's 4-byte float.
+            pl.col("max_heat_index_f").cast(pl.Float64),
+        )
+        .sort("reading_date", "city_id")
+    )
+
+
+def test_a_day_run_rebuilds_its_days_only(built, tmp_path):
+    """Day B's run leaves day A's mart rows as they were, even once day A's raw rows
+    changed; a run over days A to B (a backfill's range) brings A up to date and drops B,
+    whose raw rows are now gone."""
+    _, shared, raw, project_dir, _ = built
+    # A copy of the built warehouse (same file name: the views name the database by it).
+    (tmp_path / "copy").mkdir()
+    shutil.copyfile(shared.path, tmp_path / "copy" / "warehouse.duckdb")
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "copy" / "warehouse.duckdb"))
+    before = normalize_mart(warehouse.query(f"select * from {MART}"))
+    regions_before = warehouse.query(f"select * from {REGION_DAYS} order by all")
+
+    # Day A reloaded: other companies, hotter readings.
+    changed = raw.with_columns(
+        pl.when(pl.col("posting_date") == DAY_A)
+        .then(pl.lit("Umbrella Corp"))
+        .otherwise(pl.col("company"))
+        .alias("company"),
+        pl.when(pl.col("posting_date") == DAY_A)
+        .then(pl.lit("umbrella corp"))
+        .otherwise(pl.col("company_normalized"))
+        .alias("company_normalized"),
+    )
+    hotter = heat_index_readings().with_columns(
+        pl.when(pl.col("reading_date") == DAY_A)
+        .then(pl.col("heat_index_f") + 10)
+        .otherwise(pl.col("heat_index_f"))
+        .alias("heat_index_f")
+    )
+    load(warehouse, changed.filter(pl.col("posting_date") == DAY_A))
+    warehouse.replace_partition(
+        HEAT_INDEX_TABLE, hotter.filter(pl.col("reading_date") == DAY_A), "reading_date", DAY_A
+    )
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FIELDWORK_WAREHOUSE", "duckdb")
+        day_b = materialize_daily_models(project_dir, warehouse, (DAY_B, DAY_B))
+    assert day_b.success
+    after_b = normalize_mart(warehouse.query(f"select * from {MART}"))
+    assert_frame_equal(
+        day_rows(after_b, "posting_date", DAY_A), day_rows(before, "posting_date", DAY_A)
+    )
+    assert_frame_equal(
+        day_rows(after_b, "posting_date", DAY_B),
+        expected_mart(raw.filter(pl.col("posting_date") == DAY_B)),
+        check_exact=False,
+    )
+    assert_frame_equal(
+        day_rows(city_days(warehouse), "reading_date", DAY_A),
+        day_rows(city_day_expected(heat_index_readings()), "reading_date", DAY_A),
+    )
+    assert_frame_equal(warehouse.query(f"select * from {REGION_DAYS} order by all"), regions_before)
+    # The run reports the rows of its day, not the whole table's.
+    assert (
+        row_counts(day_b)["postings_by_company_seniority"]
+        == day_rows(after_b, "posting_date", DAY_B).height
+    )
+
+    # Day B reloaded empty; then a run over both days.
+    empty = raw.clear()
+    warehouse.replace_partition(RAW_TABLE, empty, "posting_date", DAY_B)
+    warehouse.replace_partition(HEAT_INDEX_TABLE, hotter.clear(), "reading_date", DAY_B)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FIELDWORK_WAREHOUSE", "duckdb")
+        both = materialize_daily_models(project_dir, warehouse, (DAY_A, DAY_B))
+    assert both.success
+    checks = check_results(both)
+    assert checks and all(checks.values()), {n for n, passed in checks.items() if not passed}
+    after = normalize_mart(warehouse.query(f"select * from {MART}"))
+    assert_frame_equal(
+        after, expected_mart(changed.filter(pl.col("posting_date") == DAY_A)), check_exact=False
+    )
+    assert_frame_equal(
+        city_days(warehouse),
+        city_day_expected(hotter.filter(pl.col("reading_date") == DAY_A)),
+    )
+    regions = warehouse.query(f"select reading_date, max_heat_index_f from {REGION_DAYS}")
+    assert regions["reading_date"].cast(pl.Date).unique().to_list() == [DAY_A]
+    assert regions["max_heat_index_f"].max() == hotter["heat_index_f"].max()
+
+
+def test_an_unknown_seniority_fails_the_named_checks(duckdb_warehouse, dbt_project_dir):
+    broken = postings_on_partition_days().with_columns(
         pl.when(pl.col("line_number") == 3)
         .then(9)
         .otherwise(pl.col("seniority"))

@@ -1,7 +1,13 @@
 -- Seniority mix of each company's postings per day: how many postings at each level, and
 -- what share of the company's postings that day they are.
+{{ config(
+    unique_key='posting_date',
+    pre_hook="{{ delete_emptied_days('posting_date', ref('stg_postings__job_postings')) }}",
+) }}
+
 with job_postings as (
     select * from {{ ref('stg_postings__job_postings') }}
+    where {{ days_to_build('posting_date') }}
 ),
 
 seniority_levels as (

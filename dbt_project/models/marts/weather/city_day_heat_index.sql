@@ -1,6 +1,12 @@
 -- Per city and day: the peak and mean heat index and the minutes spent in each risk category.
+{{ config(
+    unique_key='reading_date',
+    pre_hook="{{ delete_emptied_days('reading_date', ref('stg_weather__heat_index_readings')) }}",
+) }}
+
 with readings as (
     select * from {{ ref('stg_weather__heat_index_readings') }}
+    where {{ days_to_build('reading_date') }}
 ),
 
 per_city_day as (

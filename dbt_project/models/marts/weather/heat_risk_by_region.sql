@@ -1,10 +1,17 @@
 -- Per climate region and day: how many cities and city-minutes reached each risk category.
+{{ config(
+    unique_key='reading_date',
+    pre_hook="{{ delete_emptied_days('reading_date', ref('city_day_heat_index')) }}",
+) }}
+
 with city_days as (
     select * from {{ ref('city_day_heat_index') }}
+    where {{ days_to_build('reading_date') }}
 ),
 
 cities as (
     select * from {{ source('raw', 'weather_cities') }}
+    where {{ days_to_build('reading_date') }}
 ),
 
 city_days_with_region as (
