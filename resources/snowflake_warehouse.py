@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import polars as pl
 from pydantic import Field
 
-from resources.warehouse import PartitionLoad, Warehouse, split_table
+from resources.warehouse import PartitionLoad, Warehouse, check_load_schema, split_table
 
 
 def snowflake_type(dtype: pl.DataType) -> str:
@@ -66,7 +66,11 @@ class SnowflakeWarehouse(Warehouse):
     protocol: str | None = None
 
     @contextmanager
-    def _connect(self) -> Iterator[object]:
+    def connection(self) -> Iterator[object]:
+        """A snowflake-connector connection with this resource's settings and authentication
+        (autocommit on, query tag `fieldwork`), closed when the block ends. For steps that
+        run their own statements on the warehouse (the OData grants); loads and queries go
+        through `load_partitions` and `query`."""
         # Looked up at call time (not imported by name) so test fakes that patch the module apply.
         import snowflake.connector
 
@@ -119,8 +123,13 @@ class SnowflakeWarehouse(Warehouse):
             prepared.append((load, frame, columns, incoming))
 
         loaded: dict[str, int] = {}
-        with self._connect() as con:
+        with self.connection() as con:
             cur = con.cursor()
+            # Before any write (write_pandas and DDL commit at once in Snowflake).
+            for load, frame, columns, _ in prepared:
+                check_load_schema(
+                    load.table, _table_columns(cur, load.table), _incoming_types(frame, columns)
+                )
             try:
                 for load, frame, columns, incoming in prepared:
                     schema, name = split_table(load.table)
@@ -177,11 +186,37 @@ class SnowflakeWarehouse(Warehouse):
 
     def query(self, sql: str) -> pl.DataFrame:
         """Run `sql`; column names come back lower-case, as from `DuckDBWarehouse`."""
-        with self._connect() as con:
+        with self.connection() as con:
             cur = con.cursor()
             cur.execute(sql)
             frame = pl.from_pandas(cur.fetch_pandas_all())
         return frame.rename({column: column.lower() for column in frame.columns})
+
+
+def _table_columns(cursor, table: str) -> dict[str, str]:
+    """The existing table's columns and types, as Snowflake's information_schema names them
+    (`NUMBER(38,0)`, `TEXT`, `TIMESTAMP_NTZ`); none if there is no table."""
+    schema, name = split_table(table)
+    cursor.execute(
+        "select column_name, data_type, numeric_precision, numeric_scale "
+        "from information_schema.columns "
+        "where table_schema = %s and table_name = %s order by ordinal_position",
+        (schema.upper(), name.upper()),
+    )
+    columns = {}
+    for column, data_type, precision, scale in cursor.fetchall():
+        numeric = data_type.upper() in ("NUMBER", "DECIMAL", "NUMERIC") and precision is not None
+        columns[column] = f"{data_type}({precision},{scale or 0})" if numeric else data_type
+    return columns
+
+
+def _incoming_types(frame: pl.DataFrame, columns: dict[str, str]) -> dict[str, str]:
+    """The Snowflake type of each column of the rows; a column null in every row is `NULL`
+    (it fits any column: its type is unknown, not text)."""
+    return {
+        column: "NULL" if frame.schema[column] == pl.Null else kind
+        for column, kind in columns.items()
+    }
 
 
 def _to_pandas(frame: pl.DataFrame):

@@ -49,6 +49,104 @@ def split_table(table: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
+# --- Schema of a load against the existing table -------------------------------------------
+# One vocabulary for the column types of both warehouses (DuckDB's names, Snowflake's
+# information_schema names, the types a load would create), so a load is compared with the
+# table it replaces rows in the same way on both. Integer widths are one kind (Snowflake's
+# integers are all NUMBER(38,0)), as are float widths.
+_KINDS = {
+    "string": ("VARCHAR", "TEXT", "STRING", "CHAR", "CHARACTER", "CHARACTER VARYING", "ENUM"),
+    "integer": (
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "INT",
+        "BIGINT",
+        "HUGEINT",
+        "BYTEINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+        "UHUGEINT",
+    ),
+    "float": ("FLOAT", "FLOAT4", "FLOAT8", "REAL", "DOUBLE", "DOUBLE PRECISION"),
+    "boolean": ("BOOLEAN", "BOOL"),
+    "date": ("DATE",),
+    "time": ("TIME",),
+    "timestamp": (
+        "TIMESTAMP",
+        "TIMESTAMP_NTZ",
+        "DATETIME",
+        "TIMESTAMP_NS",
+        "TIMESTAMP_MS",
+        "TIMESTAMP_S",
+        "TIMESTAMP_US",
+    ),
+    "timestamp with time zone": (
+        "TIMESTAMP WITH TIME ZONE",
+        "TIMESTAMPTZ",
+        "TIMESTAMP_TZ",
+        "TIMESTAMP_LTZ",
+    ),
+    "binary": ("BLOB", "BINARY", "VARBINARY", "BYTEA"),
+    "null": ("NULL",),  # a column null in every row: its type is unknown, any column takes it
+}
+_KIND_OF = {name: kind for kind, names in _KINDS.items() for name in names}
+_DECIMAL = re.compile(r"^(?:NUMBER|DECIMAL|NUMERIC)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?$")
+
+
+def column_kind(type_name: str) -> str:
+    """A warehouse column type as one kind both warehouses share: `VARCHAR`, `TEXT` ->
+    string; `BIGINT`, `NUMBER(38,0)` -> integer; `DECIMAL(10,2)` -> decimal(10,2); an
+    unknown type stands for itself."""
+    name = " ".join(type_name.strip().strip('"').upper().split())  # DuckDB says "NULL"
+    if decimal := _DECIMAL.match(name):
+        precision, scale = decimal.group(1), decimal.group(2) or "0"
+        return "integer" if scale == "0" else f"decimal({precision or 38},{scale})"
+    base = name.split("(")[0].strip()
+    return _KIND_OF.get(base, name.lower())
+
+
+class SchemaMismatch(ValueError):
+    """Rows whose columns do not match the table they would be loaded into."""
+
+
+def check_load_schema(table: str, existing: dict[str, str], incoming: dict[str, str]) -> None:
+    """Refuse, before anything is written, rows whose columns differ from the existing
+    table's: a column missing from the rows, a column whose type changed, or a column the
+    table does not have (never added silently: the table is what dbt's models read). Names
+    are compared case-insensitively, types through `column_kind`. `existing` is empty when
+    there is no table yet: the load creates it."""
+    if not existing:
+        return
+    table_columns = {name.lower(): kind for name, kind in existing.items()}
+    row_columns = {name.lower(): kind for name, kind in incoming.items()}
+    problems = []
+    for name, kind in table_columns.items():
+        if name not in row_columns:
+            problems.append(
+                f"column {name!r} ({column_kind(kind)}, {kind}) is missing from the rows"
+            )
+            continue
+        found = row_columns[name]
+        if column_kind(found) not in (column_kind(kind), "null"):
+            problems.append(
+                f"column {name!r} changed type: the table has {column_kind(kind)} ({kind}), "
+                f"the rows have {column_kind(found)} ({found})"
+            )
+    for name, kind in row_columns.items():
+        if name not in table_columns:
+            problems.append(
+                f"column {name!r} ({column_kind(kind)}) is not in the table (a new column "
+                "comes with its dbt models; add it to the table on purpose first)"
+            )
+    if problems:
+        raise SchemaMismatch(
+            f"{table}: the rows do not match the table, nothing was loaded: " + "; ".join(problems)
+        )
+
+
 @dataclass(frozen=True)
 class PartitionLoad:
     """The rows of one partition of one table: a frame, or local Parquet files."""
@@ -310,6 +408,11 @@ class DuckDBWarehouse(Warehouse):
                             f"{load.table}: partition column "
                             f"{load.partition_column!r} is not in the rows"
                         )
+                    check_load_schema(
+                        load.table,
+                        self._table_columns(con, load.table),
+                        {row[0]: row[1] for row in described},
+                    )
                 con.execute("begin transaction")
                 try:
                     # DDL inside the transaction too: a failed first load leaves no empty table.
@@ -331,6 +434,17 @@ class DuckDBWarehouse(Warehouse):
             finally:
                 con.close()
         return loaded
+
+    @staticmethod
+    def _table_columns(con, table: str) -> dict[str, str]:
+        """The existing table's columns and types (none if there is no table)."""
+        schema, name = split_table(table)
+        rows = con.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = ? and table_name = ? order by ordinal_position",
+            [schema, name],
+        ).fetchall()
+        return dict(rows)
 
     @staticmethod
     def _register(con, load: PartitionLoad, alias: str) -> str:

@@ -74,7 +74,7 @@ def _customer_roles(cursor) -> list[str]:
 def apply_grants(warehouse: SnowflakeWarehouse, current: Sequence[Entitlement]) -> list[str]:
     """Run the grant plan on Snowflake, in order, in one session; returns the statements."""
     # The resource's own connection (same settings and authentication as the loads).
-    with warehouse._connect() as connection:
+    with warehouse.connection() as connection:
         cursor = connection.cursor()
         statements = grant_plan(
             current,

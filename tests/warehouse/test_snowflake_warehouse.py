@@ -1,5 +1,6 @@
 """SnowflakeWarehouse.replace_partition under fakesnow: reruns replace, other days stay put,
-a failed load keeps the old rows."""
+a failed load keeps the old rows, rows that do not match the table are refused before any
+write."""
 
 from __future__ import annotations
 
@@ -61,15 +62,47 @@ def test_rerun_replaces_the_partition_and_leaves_others(warehouse, raw_job_posti
     assert loaded["seniority"].to_list() == day2["seniority"].to_list()
 
 
-def test_a_failed_load_keeps_the_previous_rows_and_names_the_table(warehouse, raw_job_postings):
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda day: day.drop("title"),
+            r"raw\.job_postings: .*nothing was loaded: column 'title' \(string, TEXT\) "
+            "is missing from the rows",
+        ),
+        (
+            # Text where the table holds numbers: refused before the side table is written.
+            lambda day: day.with_columns(pl.lit("not a number").alias("line_number")),
+            r"raw\.job_postings: .*column 'line_number' changed type: the table has integer "
+            r"\(NUMBER\(38,0\)\), the rows have string \(varchar\)",
+        ),
+        (
+            lambda day: day.with_columns(pl.lit(1.5).alias("salary")),
+            r"raw\.job_postings: .*column 'salary' \(float\) is not in the table",
+        ),
+    ],
+    ids=["missing", "type_changed", "new_column"],
+)
+def test_a_load_that_does_not_match_the_table_is_refused_and_changes_nothing(
+    warehouse, raw_job_postings, change, message
+):
+    from resources.warehouse import SchemaMismatch
+
     day1 = raw_job_postings.filter(pl.col("posting_date") == DAY1)
     warehouse.replace_partition(RAW_TABLE, day1, "posting_date", DAY1)
+    tables_before = warehouse.query("select table_name from information_schema.tables")
 
-    # line_number is numeric in the table: text there fails the insert inside the transaction.
-    bad = day1.with_columns(pl.lit("not a number").alias("line_number"))
-    with pytest.raises(RuntimeError, match=r"raw\.job_postings.*previous rows are unchanged"):
-        warehouse.replace_partition(RAW_TABLE, bad, "posting_date", DAY1)
+    with pytest.raises(SchemaMismatch, match=message):
+        warehouse.replace_partition(RAW_TABLE, change(day1), "posting_date", DAY1)
     assert day_counts(warehouse) == {DAY1: day1.height}
+    # Not even a side table was created.
+    tables_after = warehouse.query("select table_name from information_schema.tables")
+    assert sorted(tables_after["table_name"]) == sorted(tables_before["table_name"])
+    # A column null in every row fits any column.
+    empty_location = day1.with_columns(pl.lit(None).alias("location"))
+    assert (
+        warehouse.replace_partition(RAW_TABLE, empty_location, "posting_date", DAY1) == day1.height
+    )
 
 
 def test_bad_arguments_are_refused_with_the_table_named(warehouse, raw_job_postings):
