@@ -30,19 +30,28 @@ def test_the_quarantine_is_an_asset_and_every_asset_says_where_its_rows_are(reso
         "job_postings_quarantine": "postings",
         "seniority_cache": "postings",
     }
-    assert specs["raw_job_postings"].metadata == {
+    metadata = {key: dict(spec.metadata) for key, spec in specs.items()}
+    declared = {
+        key: [c.name for c in metadata[key].pop("dagster/column_schema").columns]
+        for key in ("raw_job_postings", "job_postings_quarantine")
+    }
+    assert declared == {
+        "raw_job_postings": ["company", "title", "posting_id", "location", "posted_at"],
+        "job_postings_quarantine": ["source_key", "line_number", "reason", "line", "line_base64"],
+    }
+    assert metadata["raw_job_postings"] == {
         "fieldwork/storage_prefix": "job-postings-raw/{partition}/",
         "fieldwork/storage_format": "jsonl",
         "fieldwork/partition_column": "posting_date",
     }
-    assert specs["augmented_job_postings"].metadata == {
+    assert metadata["augmented_job_postings"] == {
         "dagster/table_name": "raw.job_postings",
         "fieldwork/partition_column": "posting_date",
         "fieldwork/storage_prefix": "job-postings-mod/{partition}/",
         "fieldwork/storage_format": "jsonl",
         "fieldwork/storage_glob": "[!_]*",
     }
-    assert specs["job_postings_quarantine"].metadata == {
+    assert metadata["job_postings_quarantine"] == {
         "fieldwork/storage_prefix": "job-postings-mod/{partition}/_quarantine.jsonl",
         "fieldwork/storage_format": "jsonl",
         "fieldwork/partition_column": "posting_date",
