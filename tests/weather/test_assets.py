@@ -58,7 +58,7 @@ def test_definitions_hold_the_weather_assets_and_checks(resources):
 
 def test_every_asset_with_rows_says_where_they_are(resources):
     graph = family_graph(resources)
-    meta = {k.to_user_string(): graph.get(k).metadata for k in graph.get_all_asset_keys()}
+    meta = {k.to_user_string(): dict(graph.get(k).metadata) for k in graph.get_all_asset_keys()}
     assert meta["heat_index_readings"] == {
         "dagster/table_name": "raw.heat_index_readings",
         "fieldwork/partition_column": "reading_date",
