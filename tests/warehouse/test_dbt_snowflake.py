@@ -40,7 +40,12 @@ from tests.helpers import (
 )
 from tests.helpers import dbt_check_results as check_results
 
-pytestmark = [pytest.mark.snowflake, pytest.mark.slow]
+# One worker builds this module's warehouse once (a module fixture is per worker).
+pytestmark = [
+    pytest.mark.snowflake,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("test_dbt_snowflake"),
+]
 
 MART = "analytics.postings_by_company_seniority"
 

@@ -29,7 +29,8 @@ from tests.helpers import (
     seeded_store,
 )
 
-pytestmark = pytest.mark.slow
+# One worker builds this module's warehouse once (a module fixture is per worker).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_odata_views")]
 
 CONTRACT = load_contract()
 

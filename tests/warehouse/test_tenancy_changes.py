@@ -35,7 +35,8 @@ from tests.helpers import (
     step_failure_message,
 )
 
-pytestmark = pytest.mark.slow
+# One worker builds this module's warehouse once (a module fixture is per worker).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_tenancy_changes")]
 
 ACME = "acme-pharma"
 CUSTOMERS = "raw.training_customers"

@@ -21,7 +21,8 @@ from tests.helpers import (
     seeded_store,
 )
 
-pytestmark = pytest.mark.slow
+# One worker builds this module's warehouse once (a module fixture is per worker).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_training_impact")]
 
 
 @pytest.fixture(scope="module")
