@@ -35,7 +35,7 @@ demo: setup
 	$(PY) -m scripts.demo $(DEMO_ARGS)
 
 test: setup lint
-	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -44,3 +44,18 @@ def s3_storage(moto_endpoint, monkeypatch, request):
     return S3ObjectStorage(
         bucket=bucket, s3=S3Resource(endpoint_url=moto_endpoint, region_name="us-east-1")
     )
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Tests that share an expensive fixture run on one worker, so it is built once: each
+    module's tests (a module-scoped warehouse build, the webserver), and every notebook test
+    (one session-scoped prepared platform). pytest-xdist's `xdist_group` marks do nothing
+    under pytest 9 (xdist 3.8 sets a node id attribute pytest 9 no longer reads)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByModule(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "tests/notebooks" if path.startswith("tests/notebooks/") else path
+
+    return ByModule(config, log)
