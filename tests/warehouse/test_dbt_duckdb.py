@@ -30,8 +30,7 @@ from tests.helpers import (
 from tests.helpers import POSTINGS_TABLE as RAW_TABLE
 from tests.helpers import dbt_check_results as check_results
 
-# One worker builds this module's warehouse once (a module fixture is per worker).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_dbt_duckdb")]
+pytestmark = [pytest.mark.slow]
 
 MART = "analytics.postings_by_company_seniority"
 CITY_DAYS = "analytics.city_day_heat_index"

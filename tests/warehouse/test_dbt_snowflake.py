@@ -40,12 +40,7 @@ from tests.helpers import (
 )
 from tests.helpers import dbt_check_results as check_results
 
-# One worker builds this module's warehouse once (a module fixture is per worker).
-pytestmark = [
-    pytest.mark.snowflake,
-    pytest.mark.slow,
-    pytest.mark.xdist_group("test_dbt_snowflake"),
-]
+pytestmark = [pytest.mark.snowflake, pytest.mark.slow]
 
 MART = "analytics.postings_by_company_seniority"
 

@@ -29,8 +29,7 @@ from tests.helpers import (
     seeded_store,
 )
 
-# One worker builds this module's warehouse once (a module fixture is per worker).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_odata_views")]
+pytestmark = [pytest.mark.slow]
 
 CONTRACT = load_contract()
 

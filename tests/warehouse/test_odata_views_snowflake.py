@@ -48,12 +48,7 @@ from tests.helpers import (
     warehouse_selection,
 )
 
-# One worker builds this module's warehouse once (a module fixture is per worker).
-pytestmark = [
-    pytest.mark.snowflake,
-    pytest.mark.slow,
-    pytest.mark.xdist_group("test_odata_views_snowflake"),
-]
+pytestmark = [pytest.mark.snowflake, pytest.mark.slow]
 # `serve_fakesnow` is the package's server() function, taken when this file is imported: once
 # any test of the session imports the submodule fakesnow.server, the name is that module.
 

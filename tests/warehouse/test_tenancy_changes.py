@@ -35,8 +35,7 @@ from tests.helpers import (
     step_failure_message,
 )
 
-# One worker builds this module's warehouse once (a module fixture is per worker).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_tenancy_changes")]
+pytestmark = [pytest.mark.slow]
 
 ACME = "acme-pharma"
 CUSTOMERS = "raw.training_customers"

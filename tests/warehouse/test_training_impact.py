@@ -21,8 +21,7 @@ from tests.helpers import (
     seeded_store,
 )
 
-# One worker builds this module's warehouse once (a module fixture is per worker).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_training_impact")]
+pytestmark = [pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
