@@ -82,6 +82,36 @@ class FieldworkDbtTranslator(DagsterDbtTranslator):
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str] | None:
         return list(super().get_owners(dbt_resource_props) or DEFAULT_OWNERS)
 
+    def get_automation_condition(
+        self, dbt_resource_props: Mapping[str, Any]
+    ) -> dg.AutomationCondition | None:
+        """Declarative automation: a model is requested when what it reads was updated by a
+        run that did not build it too (a raw asset materialized alone, a customer's step
+        re-run, a mart the OData views read), so the warehouse follows new data without a
+        click. The default automation condition sensor evaluates it (the Automation page).
+
+        `eager()`, adjusted where the stock condition would not follow our data:
+        - a day-partitioned model follows any day, not only the latest: a day reloaded late
+          or re-run is rebuilt as well (its run passes that day to the incremental marts);
+        - an unpartitioned model over partitioned inputs (the training models over the
+          customers' partitions, the OData views over the daily marts) is not held back by a
+          missing partition of an input: a customer not run yet or a day without files is
+          the normal state, and stock eager would wait for it for ever.
+        Seeds are reference data built by their family's job: no condition.
+        """
+        if declared := super().get_automation_condition(dbt_resource_props):
+            return declared
+        if dbt_resource_props["resource_type"] != "model":
+            return None
+        eager = dg.AutomationCondition.eager()
+        if set(dbt_resource_props.get("tags") or ()) & set(DAILY_DBT_FAMILIES):
+            return eager.without(dg.AutomationCondition.in_latest_time_window()).with_label(
+                "eager, any day"
+            )
+        return eager.without(~dg.AutomationCondition.any_deps_missing()).with_label(
+            "eager, inputs' missing partitions allowed"
+        )
+
     def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
         # The yml description is what an engineer reads in the UI; the SQL is one click away.
         description = (dbt_resource_props.get("description") or "").strip()
