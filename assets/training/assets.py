@@ -13,6 +13,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from assets.metadata import PLATFORM_OWNERS, column_schema, table_metadata
 from assets.training import tables
 from assets.training.apply import ApplyRun, apply_approval
 from assets.training.checks import (
@@ -75,10 +76,20 @@ from resources.warehouse import Warehouse
 GROUP = "training"
 
 
-def _in_warehouse(table: str, partitioned: bool = True) -> dict[str, str]:
-    """Catalog metadata: the warehouse table that holds the asset's rows, by customer."""
-    where = {"dagster/table_name": table}
+def _in_warehouse(table: str, partitioned: bool = True) -> dict[str, object]:
+    """Catalog metadata: the warehouse table that holds the asset's rows, by customer, and
+    its columns (the table's contract, tables.SCHEMAS)."""
+    where: dict[str, object] = {
+        "dagster/table_name": table,
+        "dagster/column_schema": column_schema(tables.SCHEMAS[table]),
+    }
     return where | ({"fieldwork/partition_column": tables.PARTITION_COLUMN} if partitioned else {})
+
+
+def _written(table: str, frame: pl.DataFrame, rows: int) -> dict[str, object]:
+    """A materialization's table metadata for the rows of `table` it wrote: the columns as
+    written, `dagster/row_count` and a Markdown preview of the first rows."""
+    return table_metadata(tables.conform(table, frame), rows)
 
 
 def _now() -> dt.datetime:
@@ -94,6 +105,7 @@ def _snapshot_failure(error: SnapshotMissing) -> dg.Failure:
 
 @dg.asset(
     group_name=GROUP,
+    owners=PLATFORM_OWNERS,
     kinds={"grpc", "polars"},
     metadata=_in_warehouse(tables.CUSTOMERS, partitioned=False),
     description=(
@@ -117,12 +129,9 @@ def training_customers(
     found = [c for c in found if c.customer_id not in changes.refused]
     loaded_at = _now()
     loads = []
-    for customer in found:
-        loads.append(
-            tables.partition_load(
-                tables.CUSTOMERS, customer.customer_id, tables.customer_rows(customer, loaded_at)
-            )
-        )
+    customer_rows = [tables.customer_rows(customer, loaded_at) for customer in found]
+    for customer, rows in zip(found, customer_rows, strict=True):
+        loads.append(tables.partition_load(tables.CUSTOMERS, customer.customer_id, rows))
         loads.append(
             tables.partition_load(
                 tables.CUSTOMER_FLAGS, customer.customer_id, tables.customer_flag_rows(customer)
@@ -135,9 +144,10 @@ def training_customers(
     changes.apply(context.instance)
     if changes.any:
         context.log.info(f"customer partitions: added {changes.added}, removed {changes.removed}")
+    written = pl.concat([tables.empty(tables.CUSTOMERS), *customer_rows])
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(found),
+            **_written(tables.CUSTOMERS, written, len(found)),
             "customers": dg.MetadataValue.json(
                 {c.customer_id: {"tier": c.tier, "flags": list(c.feature_flags)} for c in found}
             ),
@@ -151,6 +161,7 @@ def training_customers(
 
 @dg.asset(
     group_name=GROUP,
+    owners=PLATFORM_OWNERS,
     partitions_def=customers,
     deps=[training_customers],
     kinds={"grpc", "parquet"},
@@ -159,7 +170,7 @@ def training_customers(
     description=(
         "The customer's modules (text, content hash, the tags the catalog holds) and taxonomy, "
         "in raw.training_modules, raw.training_module_tags and raw.training_taxonomy, and as "
-        "the snapshot the later steps read (training-catalog/<customer>/)."
+        "the snapshot the later steps read (`training-catalog/CUSTOMER_ID/`)."
     ),
 )
 def training_modules(
@@ -174,9 +185,10 @@ def training_modules(
         modules = catalog.modules(customer_id)
         calls = catalog.calls
     module_tags = tables.module_tag_rows(modules)
+    module_rows = tables.module_rows(modules)
     loads = [
         tables.partition_load(tables.TAXONOMY, customer_id, tables.taxonomy_rows(taxonomy)),
-        tables.partition_load(tables.MODULES, customer_id, tables.module_rows(modules)),
+        tables.partition_load(tables.MODULES, customer_id, module_rows),
         tables.partition_load(tables.MODULE_TAGS, customer_id, module_tags),
     ]
     # The snapshot is published inside the load's transaction: both change, or neither.
@@ -186,7 +198,7 @@ def training_modules(
     tagged = int((modules["tag_ids"].list.len() > 0).sum())
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": modules.height,
+            **_written(tables.MODULES, module_rows, modules.height),
             "modules": modules.height,
             "modules_tagged": tagged,
             "modules_untagged": modules.height - tagged,
@@ -195,12 +207,16 @@ def training_modules(
             "taxonomy_tags": len(taxonomy.tags),
             "catalog_calls": calls,
             "snapshot": dg.MetadataValue.path(storage.uri(modules_key(customer_id))),
+            "warehouse_tables": dg.MetadataValue.json(
+                [tables.MODULES, tables.MODULE_TAGS, tables.TAXONOMY]
+            ),
         }
     )
 
 
 @dg.asset(
     group_name=GROUP,
+    owners=PLATFORM_OWNERS,
     partitions_def=customers,
     deps=[training_customers],
     kinds={"grpc", "polars"},
@@ -229,7 +245,7 @@ def training_records(
     )
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": completions.height,
+            **_written(tables.COMPLETIONS, completions, loaded[tables.COMPLETIONS]),
             "learners": loaded[tables.LEARNERS],
             "completions": loaded[tables.COMPLETIONS],
             "field_performance_records": loaded[tables.FIELD_PERFORMANCE],
@@ -279,6 +295,7 @@ def suggestion_rows(customer_id: str, valid: pl.DataFrame) -> pl.DataFrame:
 
 @dg.asset(
     group_name=GROUP,
+    owners=PLATFORM_OWNERS,
     partitions_def=customers,
     deps=[training_modules],
     kinds={"grpc", "redis"},
@@ -355,7 +372,7 @@ def tag_suggestions(
     yield dg.MaterializeResult(
         metadata={
             **figures,
-            "dagster/row_count": loaded[tables.TAG_SUGGESTIONS],
+            **_written(tables.TAG_SUGGESTIONS, rows, loaded[tables.TAG_SUGGESTIONS]),
             "suggestions": dg.MetadataValue.path(storage.uri(suggestions_key(customer_id))),
         },
         check_results=results,
@@ -431,12 +448,13 @@ def review_rows(customer_id: str, edits) -> pl.DataFrame:
 
 @dg.asset(
     group_name=GROUP,
+    owners=PLATFORM_OWNERS,
     partitions_def=customers,
     deps=[tag_suggestions],
     kinds={"csv"},
     metadata=_in_warehouse(tables.TAG_REVIEW),
     description=(
-        "The customer's review file (training-review/<customer>/review.csv): new valid "
+        "The customer's review file (`training-review/CUSTOMER_ID/review.csv`): new valid "
         "suggestions merged in without losing their edits; the file as read in raw.tag_review."
     ),
 )
@@ -468,7 +486,7 @@ def tag_review(
         )
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": loaded[tables.TAG_REVIEW],
+            **_written(tables.TAG_REVIEW, rows, loaded[tables.TAG_REVIEW]),
             "rows": report.rows,
             "rows_added": len(report.added),
             "rows_refreshed": len(report.refreshed),
@@ -505,13 +523,14 @@ def approved_rows(approval: PublishedApproval) -> pl.DataFrame:
 
 @dg.asset(
     group_name=GROUP,
+    owners=PLATFORM_OWNERS,
     partitions_def=customers,
     deps=[tag_review],
     kinds={"json"},
     metadata=_in_warehouse(tables.APPROVED_TAGS),
     description=(
         "The customer's edits, validated against their taxonomy and published as the approval "
-        "(training-review/<customer>/approved.json, raw.approved_tags); blocked edits fail it "
+        "(`training-review/CUSTOMER_ID/approved.json`, raw.approved_tags); blocked edits fail it "
         "with the nearest valid tags, and leave the approval as it was."
     ),
 )
@@ -561,7 +580,7 @@ def reviewed_tags(
     )
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": loaded[tables.APPROVED_TAGS],
+            **_written(tables.APPROVED_TAGS, rows, loaded[tables.APPROVED_TAGS]),
             "approval_batch_id": published.approval_batch_id,
             "approved_at": published.approved_at or "never",
             "rows_read": validation.rows_read,
@@ -580,6 +599,7 @@ def reviewed_tags(
 
 @dg.asset(
     group_name=GROUP,
+    owners=PLATFORM_OWNERS,
     partitions_def=customers,
     deps=[reviewed_tags],
     kinds={"grpc"},
