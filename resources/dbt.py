@@ -5,20 +5,35 @@ prepared ahead of time, as dagster-dbt recommends:
 - `make setup` runs `python -m scripts.prepare_dbt`, which parses into `target/<target>/`;
 - under `dagster dev` (only there), it is re-parsed when a model changed since;
 - a deployment image runs `dagster-dbt project prepare-and-package --file resources/dbt.py`.
+
+Each build reuses dbt's partial parse (`target/<target>/partial_parse.msgpack`, left there by
+the preparation and refreshed by every build): only what changed since is parsed again. Two
+things would defeat it, and are avoided (`dbt_invocation`):
+- the run's values (its days, its customer) reach the macros as environment variables of the
+  dbt process (`FIELDWORK_MIN_DATE`, ...), read at execution only, never as `--vars`: any
+  change of `--vars` makes dbt parse the whole project again;
+- dagster-dbt's folder per invocation (`target/<uuid>`), which starts without the partial
+  parse and stays behind: each build runs in a folder of its own under `target/<target>/`,
+  which is removed once the build is done, its partial parse kept for the next build.
+dbt's log goes to one file, `dbt_project/logs/dbt.log` (rotated by dbt), not to a file per
+invocation.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from dagster_dbt import DbtCliResource, DbtProject
+import dagster as dg
+from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject
 from dagster_dbt.dbt_project import using_dagster_dev
 
 from resources import settings
@@ -28,6 +43,19 @@ log = logging.getLogger(__name__)
 # The dbt installed beside this interpreter, so an unactivated venv still finds it.
 _VENV_DBT = Path(sys.executable).with_name("dbt")
 DBT_EXECUTABLE = str(_VENV_DBT) if _VENV_DBT.exists() else (shutil.which("dbt") or "dbt")
+
+
+# The run's values the macros read, and the environment variable each reaches dbt as
+# (dbt_project/macros/incremental_days.sql, incremental_customers.sql).
+RUN_ENV = {
+    "min_date": "FIELDWORK_MIN_DATE",
+    "max_date": "FIELDWORK_MAX_DATE",
+    "customer_id": "FIELDWORK_CUSTOMER_ID",
+}
+PARTIAL_PARSE = "partial_parse.msgpack"
+LOG_DIR = "logs"
+# os.environ is the process's: one dbt process is started at a time with the run's values.
+_ENV_LOCK = threading.Lock()
 
 
 class ManifestMissing(FileNotFoundError):
@@ -59,15 +87,109 @@ def prepare_manifest(project: DbtProject, dbt_vars: Mapping[str, object] | None 
     processes that load the definitions meanwhile never read half a file.
 
     `dbt_vars` must be those the builds pass (the warehouse's), or dbt's partial parsing
-    starts over at the first build.
+    starts over at the first build. The partial parse it writes is kept beside the manifest,
+    where the builds start from it.
     """
     project.manifest_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=project.manifest_path.parent, prefix=".parse-") as tmp:
         DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(
-            ["parse", "--quiet", *dbt_vars_args(dbt_vars or {})], target_path=Path(tmp)
+            ["parse", "--quiet", *dbt_vars_args(dbt_vars or {}), *log_args(project.project_dir)],
+            target_path=Path(tmp),
         ).wait()
+        keep_partial_parse(Path(tmp), project.manifest_path.parent)
         os.replace(Path(tmp) / "manifest.json", project.manifest_path)
     return project.manifest_path
+
+
+def log_args(project_dir: Path | str) -> list[str]:
+    """dbt's log to one file, `<project>/logs/dbt.log`, as text (dagster-dbt would write JSON to
+    the invocation's folder); the console output dagster-dbt reads is unchanged."""
+    return ["--log-path", str(Path(project_dir) / LOG_DIR), "--log-format-file", "text"]
+
+
+def dbt_log_path(project_dir: Path | str = settings.DBT_PROJECT_DIR) -> Path:
+    """The file dbt's builds and parses log to."""
+    return Path(project_dir) / LOG_DIR / "dbt.log"
+
+
+def keep_partial_parse(invocation_dir: Path, shared_dir: Path) -> None:
+    """The invocation's partial parse becomes the one the next builds start from, replaced
+    atomically (a build starting meanwhile copies the old or the new one, whole)."""
+    source = invocation_dir / PARTIAL_PARSE
+    if not source.exists():
+        return
+    with tempfile.NamedTemporaryFile(dir=shared_dir, prefix=".partial-", delete=False) as tmp:
+        pass
+    try:
+        shutil.copyfile(source, tmp.name)
+        os.replace(tmp.name, shared_dir / PARTIAL_PARSE)
+    finally:
+        Path(tmp.name).unlink(missing_ok=True)
+
+
+def run_env(run_values: Mapping[str, str]) -> dict[str, str]:
+    """The run's values as the environment variables the macros read; a value without one is
+    refused, naming it and those there are."""
+    unknown = sorted(set(run_values) - set(RUN_ENV))
+    if unknown:
+        raise ValueError(
+            f"dbt run values {unknown} have no environment variable; known: {sorted(RUN_ENV)}"
+        )
+    return {RUN_ENV[name]: str(value) for name, value in run_values.items()}
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """os.environ with `values` set and the other run variables unset, for the dbt process
+    started inside (dagster-dbt passes os.environ to it); restored after."""
+    with _ENV_LOCK:
+        saved = {name: os.environ.get(name) for name in RUN_ENV.values()}
+        try:
+            for name in RUN_ENV.values():
+                os.environ.pop(name, None)
+            os.environ.update(values)
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+@contextlib.contextmanager
+def dbt_invocation(
+    dbt: DbtCliResource,
+    args: Sequence[str],
+    *,
+    context: dg.AssetExecutionContext | dg.OpExecutionContext | None = None,
+    run_values: Mapping[str, str] | None = None,
+) -> Iterator[DbtCliInvocation]:
+    """`dbt.cli(args)` with the run's values (`min_date`, `max_date`, `customer_id`) as
+    environment variables, starting from the project's partial parse, logging to
+    `logs/dbt.log`; once the block ends, the build's partial parse replaces the project's and
+    its folder is removed.
+
+    Stream the invocation inside the block: its artifacts (run_results.json, compiled SQL)
+    are gone after it.
+    """
+    env = run_env(run_values or {})
+    shared = Path(dbt.project_dir) / "target" / (dbt.target or "default")
+    shared.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(dir=shared, prefix=".build-"))
+    try:
+        if (shared / PARTIAL_PARSE).exists():
+            shutil.copyfile(shared / PARTIAL_PARSE, folder / PARTIAL_PARSE)
+        with _environment(env):
+            invocation = dbt.cli(
+                [*args, *log_args(dbt.project_dir)], context=context, target_path=folder
+            )
+        yield invocation
+    finally:
+        # dbt writes the partial parse once it has parsed: a build whose tests failed has one.
+        with contextlib.suppress(OSError):
+            keep_partial_parse(folder, shared)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def manifest_path(project: DbtProject) -> Path:

@@ -29,7 +29,7 @@ from dagster_dbt import (
 from pydantic import Field
 
 from assets.partitions import daily_partitions
-from resources.dbt import dbt_vars_args, fieldwork_dbt_project, manifest_path
+from resources.dbt import dbt_invocation, dbt_vars_args, fieldwork_dbt_project, manifest_path
 from resources.warehouse import Warehouse
 
 # The layers of the project; the folder below one of them names the family.
@@ -218,7 +218,7 @@ def build_dbt_set(
         once it is done, and a concurrent load waits instead of failing on DuckDB's lock.
         """
         days = build_days(context)
-        args = ["build", *dbt_vars_args({**warehouse.dbt_vars(), **days})]
+        args = ["build", *dbt_vars_args(warehouse.dbt_vars())]
         if indirect_selection:
             args += ["--indirect-selection", indirect_selection]
         if config.full_refresh:
@@ -226,8 +226,12 @@ def build_dbt_set(
         scope = f"days {days['min_date']} to {days['max_date']}" if days else "every day"
         refresh = " from scratch (--full-refresh)" if config.full_refresh else ""
         context.log.info(f"dbt build of {scope}{refresh}")
-        with warehouse.writing():
-            invocation = dbt.cli(args, context=context)
+        # The days reach dbt as environment variables, not --vars: a change of vars would
+        # make dbt parse the whole project again at every run.
+        with (
+            warehouse.writing(),
+            dbt_invocation(dbt, args, context=context, run_values=days) as invocation,
+        ):
             # Tables are counted once dbt has let go of the warehouse (DuckDB admits one
             # writing process), so materializations wait for the end of the build; test
             # results stream as they come.

@@ -3,10 +3,15 @@
   column): a daily run rebuilds the days it is given and leaves every other day's rows as
   they are.
 
-  The days come from the Dagster partition (assets/warehouse/assets.py) as dbt vars,
-  `--vars '{min_date: 2026-07-15, max_date: 2026-07-16}'`, both days included. Without them
-  (a full build, the first run, the tests), or when the table does not exist yet or is
+  The days come from the Dagster partition (assets/warehouse/assets.py) as environment
+  variables of the dbt process, `FIELDWORK_MIN_DATE=2026-07-15 FIELDWORK_MAX_DATE=2026-07-16`,
+  both days included (by hand, `--vars '{min_date: ..., max_date: ...}'` works too). Without
+  them (a full build, the first run, the tests), or when the table does not exist yet or is
   rebuilt with `--full-refresh`, the model reads every day.
+
+  Why not only vars: dbt parses the whole project again whenever `--vars` change (each day's
+  run), while an environment variable read at execution only (`execute`) is no part of the
+  parse, so each run reuses dbt's partial parse (resources/dbt.py).
 
     with readings as (
         select * from {{ ref('stg_weather__heat_index_readings') }}
@@ -15,22 +20,26 @@
 #}
 
 {% macro build_days() -%}
-    {#- The (min_date, max_date) the run was given, checked; none when it was given none. -#}
-    {%- set first = var('min_date', none) -%}
-    {%- set last = var('max_date', none) -%}
+    {#- The (min_date, max_date) the run was given, checked; none when it was given none
+        (and while dbt parses: the days are no part of the parse). -#}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set first = env_var('FIELDWORK_MIN_DATE', '') or var('min_date', none) -%}
+    {%- set last = env_var('FIELDWORK_MAX_DATE', '') or var('max_date', none) -%}
     {%- if first is none and last is none -%}
         {{ return(none) }}
     {%- endif -%}
     {%- for name, value in [('min_date', first), ('max_date', last)] -%}
         {%- if value is none or not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', value | string) -%}
             {{ exceptions.raise_compiler_error(
-                "vars min_date and max_date must both be days written YYYY-MM-DD; got "
-                ~ name ~ "=" ~ value) }}
+                "FIELDWORK_MIN_DATE and FIELDWORK_MAX_DATE (or vars min_date and max_date) "
+                ~ "must both be days written YYYY-MM-DD; got " ~ name ~ "=" ~ value) }}
         {%- endif -%}
     {%- endfor -%}
     {%- if (first | string) > (last | string) -%}
         {{ exceptions.raise_compiler_error(
-            "var min_date (" ~ first ~ ") is after max_date (" ~ last ~ ")") }}
+            "min_date (" ~ first ~ ") is after max_date (" ~ last ~ ")") }}
     {%- endif -%}
     {{ return((first | string, last | string)) }}
 {%- endmacro %}
