@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 import dagster as dg
 import polars as pl
 
+from assets.metadata import column_schema, table_metadata
 from assets.warehouse.odata_contract import ODataContract, load_contract
 from assets.warehouse.tenancy import Customer, Entitlement, entitlements, tier_entity_sets
 from resources.warehouse import PartitionLoad, Warehouse, split_table
@@ -31,6 +32,13 @@ ENTITLEMENTS_SCHEMA = {
     "role_name": pl.String,
     "tier": pl.String,
     "granted_by": pl.String,  # `tier` or `flag`
+}
+ENTITLEMENTS_COLUMNS = {
+    "customer_id": "The customer (raw.training_customers).",
+    "entity_set": "An OData entity set the customer may read (odata/metadata.xml).",
+    "role_name": "The role the views match and, on Snowflake, the grants go to.",
+    "tier": "The customer's tier when the entitlements were written.",
+    "granted_by": "`tier` when the tier grants the entity set, `flag` when a feature flag does.",
 }
 # The asset that loads the customers table (the training family's).
 CUSTOMERS_ASSET = dg.AssetKey("training_customers")
@@ -139,6 +147,11 @@ def _table_exists(query: Query, table: str) -> bool:
     key="customer_entitlements",
     group_name="warehouse",
     deps=[CUSTOMERS_ASSET],
+    kinds={"polars", "sql"},
+    metadata={
+        "dagster/table_name": ENTITLEMENTS_TABLE,
+        "dagster/column_schema": column_schema(ENTITLEMENTS_SCHEMA, ENTITLEMENTS_COLUMNS),
+    },
     description=(
         "Which OData entity sets each customer may read (tier and flags, tenancy.py), with "
         "the role its views match: tenancy.customer_entitlements. An unknown tier or a flag "
@@ -157,7 +170,7 @@ def customer_entitlements(
     per_set = frame.group_by("entity_set").len().sort("entity_set")
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": frame.height,
+            **table_metadata(frame, frame.height),
             "customers": len(customers),
             "customers_removed": dg.MetadataValue.json(changes["removed"]),
             "customers_fingerprint": customers_fingerprint(customers),

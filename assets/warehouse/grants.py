@@ -92,6 +92,7 @@ def apply_grants(warehouse: SnowflakeWarehouse, current: Sequence[Entitlement]) 
     group_name="warehouse",
     deps=["customer_entitlements", *odata_view_keys()],
     output_required=False,
+    kinds={"snowflake", "sql"},
     description=(
         "Snowflake only: one role per customer, granted SELECT on exactly the OData views "
         "its tier and flags allow and revoked from every other (a downgrade takes effect in "
