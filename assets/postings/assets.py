@@ -13,6 +13,7 @@ from assets.postings.augment import (
     OUTPUT_PREFIX,
     QUARANTINE_NAME,
     RAW_PREFIX,
+    WAREHOUSE_SCHEMA,
     PostingsDay,
     augment_postings_day,
     compression_of,
@@ -118,7 +119,9 @@ def _warn_ignored(
             kinds={"json", "redis", "grpc"},
             owners=PLATFORM_OWNERS,
             # The files: every output but the quarantine, which shares the day's folder.
-            metadata=_IN_WAREHOUSE | _in_storage(f"{OUTPUT_PREFIX}/{{partition}}/", glob="[!_]*"),
+            metadata=_IN_WAREHOUSE
+            | _in_storage(f"{OUTPUT_PREFIX}/{{partition}}/", glob="[!_]*")
+            | {"dagster/column_schema": column_schema(WAREHOUSE_SCHEMA)},
             description=(
                 "Every raw posting with its seniority level (1 Entry .. 7 Senior Executive) added, "
                 "under `job-postings-mod/YYYY-MM-DD/`, and loaded into raw.job_postings."

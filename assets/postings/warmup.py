@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import dagster as dg
 from pydantic import Field
 
+from assets.metadata import PLATFORM_OWNERS
 from assets.postings.assets import WAREHOUSE_TABLE
 from assets.postings.pairs import seniority_levels
 from resources.seniority_cache import SeniorityCache, SeniorityCacheClient
@@ -68,6 +69,7 @@ def warm_cache(
     group_name="postings",
     deps=["augmented_job_postings"],
     kinds={"redis"},
+    owners=PLATFORM_OWNERS,
     description="The seniority cache, warmed with the most frequent pairs of the last N days.",
 )
 def seniority_cache(

@@ -17,6 +17,7 @@ from assets.weather.enrich import (
     load_and_publish,
     open_day_inputs,
     stage_heat_index_day,
+    with_heat_index,
 )
 from assets.weather.layout import (
     CITIES_TABLE,
@@ -127,6 +128,12 @@ def weather_readings(
     )
 
 
+# The declared columns (the UI's Columns tab before any run): the heat index's as
+# with_heat_index writes them, the quarantine's as stage_heat_index_day does.
+HEAT_INDEX_SCHEMA = dict(with_heat_index(pl.DataFrame(schema=READINGS_SCHEMA), dt.date.min).schema)
+QUARANTINE_SCHEMA = {PARTITION_COLUMN: pl.Date, **READINGS_SCHEMA, "reason": pl.String}
+
+
 @dg.multi_asset(
     group_name="weather",
     partitions_def=daily_partitions,
@@ -137,7 +144,9 @@ def weather_readings(
             deps=[weather_readings],
             kinds={"parquet", "polars"},
             owners=PLATFORM_OWNERS,
-            metadata=_in_warehouse(HEAT_INDEX_TABLE) | _in_storage(HEAT_INDEX_PREFIX),
+            metadata=_in_warehouse(HEAT_INDEX_TABLE)
+            | _in_storage(HEAT_INDEX_PREFIX)
+            | {"dagster/column_schema": column_schema(HEAT_INDEX_SCHEMA)},
             description=(
                 "Every valid reading with its NWS heat index (F), risk category and rolling mean "
                 "per city, under `heat-index-readings/YYYY-MM-DD/` and in raw.heat_index_readings."
@@ -149,7 +158,9 @@ def weather_readings(
             deps=[weather_readings],
             kinds={"parquet"},
             owners=PLATFORM_OWNERS,
-            metadata=_in_warehouse(QUARANTINE_TABLE) | _in_storage(QUARANTINE_PREFIX),
+            metadata=_in_warehouse(QUARANTINE_TABLE)
+            | _in_storage(QUARANTINE_PREFIX)
+            | {"dagster/column_schema": column_schema(QUARANTINE_SCHEMA)},
             description=(
                 "Readings that failed validation, with every input column and the reasons, "
                 "under `weather-quarantine/YYYY-MM-DD/` and in raw.weather_quarantine."

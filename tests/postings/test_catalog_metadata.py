@@ -33,10 +33,23 @@ def test_the_quarantine_is_an_asset_and_every_asset_says_where_its_rows_are(reso
     metadata = {key: dict(spec.metadata) for key, spec in specs.items()}
     declared = {
         key: [c.name for c in metadata[key].pop("dagster/column_schema").columns]
-        for key in ("raw_job_postings", "job_postings_quarantine")
+        for key in ("raw_job_postings", "augmented_job_postings", "job_postings_quarantine")
     }
     assert declared == {
         "raw_job_postings": ["company", "title", "posting_id", "location", "posted_at"],
+        "augmented_job_postings": [
+            "posting_date",
+            "source_key",
+            "line_number",
+            "posting_id",
+            "company",
+            "title",
+            "company_normalized",
+            "title_normalized",
+            "location",
+            "posted_at",
+            "seniority",
+        ],
         "job_postings_quarantine": ["source_key", "line_number", "reason", "line", "line_base64"],
     }
     assert metadata["raw_job_postings"] == {

@@ -59,6 +59,30 @@ def test_definitions_hold_the_weather_assets_and_checks(resources):
 def test_every_asset_with_rows_says_where_they_are(resources):
     graph = family_graph(resources)
     meta = {k.to_user_string(): dict(graph.get(k).metadata) for k in graph.get_all_asset_keys()}
+    declared = {
+        name: [c.name for c in meta[name].pop("dagster/column_schema").columns]
+        for name in ("heat_index_readings", "weather_quarantine")
+    }
+    assert declared == {
+        "heat_index_readings": [
+            "reading_date",
+            "city_id",
+            "reading_at",
+            "temperature_f",
+            "relative_humidity",
+            "heat_index_f",
+            "heat_risk",
+            "heat_index_rolling_mean_f",
+        ],
+        "weather_quarantine": [
+            "reading_date",
+            "city_id",
+            "reading_at",
+            "temperature_c",
+            "relative_humidity",
+            "reason",
+        ],
+    }
     assert meta["heat_index_readings"] == {
         "dagster/table_name": "raw.heat_index_readings",
         "fieldwork/partition_column": "reading_date",
