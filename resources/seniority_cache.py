@@ -66,6 +66,11 @@ class SeniorityCacheClient(RedisCacheClient):
     def key(self, model_version: str, pair_hash: str) -> str:
         return f"{self.key_prefix}:{model_version}:{pair_hash}"
 
+    def keys(self, model_version: str, pair_hashes: Sequence[str]) -> list[str]:
+        """`key` of each hash (a day's hundreds of thousands: one prefix, no call per key)."""
+        prefix = self.key(model_version, "")
+        return [prefix + pair_hash for pair_hash in pair_hashes]
+
     def _script(self, source: str):
         if source not in self._scripts:
             self._scripts[source] = self.client.register_script(source)
@@ -73,7 +78,7 @@ class SeniorityCacheClient(RedisCacheClient):
 
     def get_many(self, model_version: str, pair_hashes: Sequence[str]) -> list[int | None]:
         """The cached level of each pair, None for a miss. Refreshes the TTL of every hit."""
-        keys = [self.key(model_version, h) for h in pair_hashes]
+        keys = self.keys(model_version, pair_hashes)
         # Anything but a level 1-7 (a foreign or corrupted value) counts as a miss.
         levels = [_LEVELS.get(v) for v in self._read(keys)]
         hit_keys = [k for k, level in zip(keys, levels, strict=True) if level is not None]
@@ -115,7 +120,7 @@ class SeniorityCacheClient(RedisCacheClient):
         """Remember the model's answers, with the cache TTL."""
         if self.bypassed or self.writes_refused or not pair_hashes:
             return
-        keys = [self.key(model_version, h) for h in pair_hashes]
+        keys = self.keys(model_version, pair_hashes)
         parts = list(chunks(len(keys), self.chunk_size))
         write = self._script(_SET_WITH_TTL)
         replies = self._send(

