@@ -11,6 +11,12 @@ for a day, or a backfill's range of days, passes its days to dbt as `min_date`/`
 and the incremental marts rebuild those days only (dbt_project/macros/incremental_days.sql).
 A run without a partition builds every day. The seeds are reference data, not daily: they
 form their own unpartitioned set.
+
+The training models are not partitioned themselves but run in the training job, whose runs
+are a customer's: such a run passes its customer to dbt (`customer_id`, as the days are
+passed) and the training marts replace that customer's rows only
+(dbt_project/macros/incremental_customers.sql). A run without a customer builds every
+customer.
 """
 
 from collections.abc import Mapping
@@ -29,6 +35,7 @@ from dagster_dbt import (
 from pydantic import Field
 
 from assets.partitions import daily_partitions
+from assets.training.partitions import CUSTOMERS_PARTITIONS, check_customer_id
 from resources.dbt import dbt_invocation, dbt_vars_args, fieldwork_dbt_project, manifest_path
 from resources.warehouse import Warehouse
 
@@ -41,6 +48,10 @@ DBT_FAMILIES = ("postings", "weather", "training", "odata")
 # Families whose data is partitioned by day; their models take the daily partitions.
 DAILY_DBT_FAMILIES = ("postings", "weather")
 SEEDS = "resource_type:seed"
+# The incremental strategy of the customer-partitioned marts (macros/incremental_customers.sql)
+# and the column it replaces rows by.
+CUSTOMER_STRATEGY = "customer_replace"
+CUSTOMER_COLUMN = "customer_id"
 
 
 class DbtBuildConfig(dg.Config):
@@ -211,26 +222,34 @@ def build_dbt_set(
         warehouse: Warehouse,
         config: DbtBuildConfig,
     ):
-        """`dbt build` of the selected models, seeds and tests, for the run's days when it
-        has some; row counts of what it built.
+        """`dbt build` of the selected models, seeds and tests, for the run's days or
+        customer when it has some; row counts of what it built.
 
         The build holds the warehouse like any writer, so readers see its result whole,
         once it is done, and a concurrent load waits instead of failing on DuckDB's lock.
         """
         days = build_days(context)
+        customer = build_customer(context)
         args = ["build", *dbt_vars_args(warehouse.dbt_vars())]
         if indirect_selection:
             args += ["--indirect-selection", indirect_selection]
         if config.full_refresh:
             args.append("--full-refresh")
-        scope = f"days {days['min_date']} to {days['max_date']}" if days else "every day"
+        scope = (
+            f"days {days['min_date']} to {days['max_date']}"
+            if days
+            else f"customer {customer['customer_id']}"
+            if customer
+            else "every day and customer"
+        )
         refresh = " from scratch (--full-refresh)" if config.full_refresh else ""
         context.log.info(f"dbt build of {scope}{refresh}")
-        # The days reach dbt as environment variables, not --vars: a change of vars would
-        # make dbt parse the whole project again at every run.
+        # The days and customer reach dbt as environment variables, not --vars: a change of
+        # vars would make dbt parse the whole project again at every run.
+        run_values = {**days, **customer}
         with (
             warehouse.writing(),
-            dbt_invocation(dbt, args, context=context, run_values=days) as invocation,
+            dbt_invocation(dbt, args, context=context, run_values=run_values) as invocation,
         ):
             # Tables are counted once dbt has let go of the warehouse (DuckDB admits one
             # writing process), so materializations wait for the end of the build; test
@@ -245,7 +264,7 @@ def build_dbt_set(
             except DagsterDbtCliRuntimeError as error:
                 failure = error
             for event in built:
-                yield with_row_count(event, warehouse, context, days)
+                yield with_row_count(event, warehouse, context, days, customer, invocation.manifest)
             if failure is not None:
                 raise failure
 
@@ -267,11 +286,41 @@ def build_days(context: dg.AssetExecutionContext) -> dict[str, str]:
     return {"min_date": days.start, "max_date": days.end}
 
 
+def build_customer(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """The run's customer as the run value the customer-partitioned marts read (`customer_id`),
+    checked to be a customer id, when the set is unpartitioned and runs in a job partitioned
+    by customer (the training job). None otherwise: a partitioned set (its days), a run
+    without a partition, a day's run, or a single run over a range of customers (which
+    builds every customer)."""
+    if context.assets_def.partitions_def is not None or not context.has_partition_key:
+        return {}
+    job_partitions = context.job_def.partitions_def
+    if not (
+        isinstance(job_partitions, dg.DynamicPartitionsDefinition)
+        and job_partitions.name == CUSTOMERS_PARTITIONS
+    ):
+        return {}
+    try:
+        customer_id = check_customer_id(context.partition_key)
+    except ValueError as error:
+        raise dg.Failure(
+            description=f"dbt build of {context.assets_def.node_def.name}: partition {error}"
+        ) from None
+    return {"customer_id": customer_id}
+
+
 def with_row_count(
-    event, warehouse: Warehouse, context: dg.AssetExecutionContext, days: Mapping[str, str]
+    event,
+    warehouse: Warehouse,
+    context: dg.AssetExecutionContext,
+    days: Mapping[str, str],
+    customer: Mapping[str, str] | None = None,
+    manifest: Mapping[str, Any] | None = None,
 ):
     """The event with `dagster/row_count` added when it is a built table or view: the rows of
-    the run's days when it has some and the model names its day column, else all its rows.
+    the run's days when it has some and the model names its day column, the rows of the
+    run's customer when it has one and the model replaces rows by customer, else all its
+    rows.
 
     Counted through the warehouse resource rather than dagster-dbt's `fetch_row_counts`,
     which opens a dbt adapter inside this process and, on DuckDB, keeps the file open.
@@ -292,6 +341,12 @@ def with_row_count(
         if days and day_column
         else None
     )
+    if customer and manifest and where is None:
+        unique_id = event.metadata.get("unique_id")
+        node = manifest.get("nodes", {}).get(getattr(unique_id, "value", unique_id)) or {}
+        if (node.get("config") or {}).get("incremental_strategy") == CUSTOMER_STRATEGY:
+            # A checked slug (build_customer): no quote can reach the SQL.
+            where = f"{CUSTOMER_COLUMN} = '{customer['customer_id']}'"
     try:
         count = warehouse.row_count(relation, where=where)
     except Exception as error:  # a count is a nicety: never fail a built model over it

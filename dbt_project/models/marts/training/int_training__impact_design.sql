@@ -9,9 +9,17 @@
 -- Regressing on every tag at once is what separates their effects: learners take modules of
 -- many tags in the same months, so a tag's own before/after difference also holds the other
 -- tags' effects (on the seed, +10 points for a tag with no effect at all).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='customer_replace',
+    unique_key='customer_id',
+    on_schema_change='fail',
+    tmp_relation_type='transient',
+) }}
 with performance as (
     select customer_id, metric, learner_id, performance_month, metric_value
     from {{ ref('stg_training__field_performance') }}
+    where {{ customers_to_build() }}
 ),
 
 first_months as (
@@ -23,6 +31,7 @@ first_months as (
 trained as (
     select customer_id, learner_id, tag_id, first_completed_month
     from {{ ref('int_training__tag_first_completions') }}
+    where {{ customers_to_build() }}
 ),
 
 tag_cells as (

@@ -4,10 +4,17 @@
 --   G_jk = sum over learner-months of x_j * x_k  -  sum_i s_ij * s_ik / T_i
 -- and scaled to a unit diagonal (G_jk / sqrt(G_jj * G_kk)), which the solver converges on
 -- in fewer steps.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='customer_replace',
+    unique_key='customer_id',
+    on_schema_change='fail',
+    tmp_relation_type='transient',
+) }}
 with regressors as (
     select customer_id, metric, regressor_kind, regressor, within_sum_of_squares
     from {{ ref('int_training__impact_regressors') }}
-    where is_estimable
+    where is_estimable and {{ customers_to_build() }}
 ),
 
 cells as (
@@ -18,11 +25,13 @@ cells as (
         and regressors.metric = design.metric
         and regressors.regressor_kind = design.regressor_kind
         and regressors.regressor = design.regressor
+    where {{ customers_to_build('design.customer_id') }}
 ),
 
 learner_months as (
     select customer_id, metric, learner_id, count(*) as months
     from {{ ref('stg_training__field_performance') }}
+    where {{ customers_to_build() }}
     group by customer_id, metric, learner_id
 ),
 

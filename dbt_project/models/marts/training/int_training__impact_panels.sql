@@ -1,9 +1,17 @@
 -- One row per customer and metric: the size of its impact regression's panel and the
 -- within-learner sum of squares of the metric (what the regression has to explain once
 -- each learner's own level is taken out).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='customer_replace',
+    unique_key='customer_id',
+    on_schema_change='fail',
+    tmp_relation_type='transient',
+) }}
 with performance as (
     select customer_id, metric, learner_id, metric_value
     from {{ ref('stg_training__field_performance') }}
+    where {{ customers_to_build() }}
 ),
 
 learner_means as (

@@ -7,8 +7,16 @@
 -- A regressor with no variation within any learner (every learner trained before the panel
 -- starts, or never) cannot be estimated: its within_sum_of_squares is 0, while any other
 -- is at least 1/2 (s_ij * (1 - s_ij / T_i) for 0 < s_ij < T_i).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='customer_replace',
+    unique_key='customer_id',
+    on_schema_change='fail',
+    tmp_relation_type='transient',
+) }}
 with design as (
     select * from {{ ref('int_training__impact_design') }}
+    where {{ customers_to_build() }}
 ),
 
 learner_months as (
@@ -19,6 +27,7 @@ learner_months as (
         count(*) as months,
         avg(metric_value) as learner_mean
     from {{ ref('stg_training__field_performance') }}
+    where {{ customers_to_build() }}
     group by customer_id, metric, learner_id
 ),
 

@@ -15,6 +15,13 @@
   training_impact fails the build if any is above 1e-6 (a taxonomy far bigger than the
   iterations: raise the variable).
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='customer_replace',
+    unique_key='customer_id',
+    on_schema_change='fail',
+    tmp_relation_type='transient',
+) }}
 {%- set iterations = var('training_impact_solver_iterations', 60) -%}
 {%- set system = 'customer_id, metric, rhs_kind, rhs_tag' -%}
 
@@ -28,7 +35,7 @@ with regressors as (
         within_sum_of_squares,
         normal_rhs / sqrt(within_sum_of_squares) as scaled_rhs
     from {{ ref('int_training__impact_regressors') }}
-    where is_estimable
+    where is_estimable and {{ customers_to_build() }}
 ),
 
 gram as (
@@ -41,6 +48,7 @@ gram as (
         col_regressor,
         scaled_gram
     from {{ ref('int_training__impact_gram') }}
+    where {{ customers_to_build() }}
 ),
 
 right_hand_sides as (

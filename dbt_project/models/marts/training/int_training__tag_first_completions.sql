@@ -1,14 +1,23 @@
 -- The day and month each learner first completed a module carrying each tag. The learner
 -- counts as trained on the tag from the month after that month: the month of the first
 -- completion itself is only partly trained, so it is neither before nor after.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='customer_replace',
+    unique_key='customer_id',
+    on_schema_change='fail',
+    tmp_relation_type='transient',
+) }}
 with completions as (
     select customer_id, learner_id, module_id, completed_on
     from {{ ref('stg_training__completions') }}
+    where {{ customers_to_build() }}
 ),
 
 module_tags as (
     select customer_id, module_id, tag_id
     from {{ ref('stg_training__module_tags') }}
+    where {{ customers_to_build() }}
 ),
 
 first_completions as (

@@ -1,6 +1,14 @@
 -- One row per module of the catalog with how many tags it carries now (TrainingModules).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='customer_replace',
+    unique_key='customer_id',
+    on_schema_change='fail',
+    tmp_relation_type='transient',
+) }}
 with modules as (
     select * from {{ ref('stg_training__modules') }}
+    where {{ customers_to_build() }}
 ),
 
 tag_counts as (
@@ -9,6 +17,7 @@ tag_counts as (
         module_id,
         count(*) as tag_count
     from {{ ref('stg_training__module_tags') }}
+    where {{ customers_to_build() }}
     group by customer_id, module_id
 ),
 

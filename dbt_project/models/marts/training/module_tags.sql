@@ -1,10 +1,19 @@
 -- One row per tag a module carries now, labelled from the customer's taxonomy (ModuleTags).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='customer_replace',
+    unique_key='customer_id',
+    on_schema_change='fail',
+    tmp_relation_type='transient',
+) }}
 with module_tags as (
     select * from {{ ref('stg_training__module_tags') }}
+    where {{ customers_to_build() }}
 ),
 
 taxonomy as (
     select * from {{ ref('stg_training__taxonomy') }}
+    where {{ customers_to_build() }}
 ),
 
 final as (

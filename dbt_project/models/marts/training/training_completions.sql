@@ -1,6 +1,14 @@
 -- One row per module a learner completed, with the score (TrainingCompletions).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='customer_replace',
+    unique_key='customer_id',
+    on_schema_change='fail',
+    tmp_relation_type='transient',
+) }}
 with completions as (
     select * from {{ ref('stg_training__completions') }}
+    where {{ customers_to_build() }}
 ),
 
 final as (

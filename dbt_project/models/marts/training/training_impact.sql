@@ -17,27 +17,39 @@
 --   sample_size: the learner-months it is computed on.
 -- Tags no learner was trained on (or trained on before any measured month) get
 -- learners_trained and sample_size and nothing else.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='customer_replace',
+    unique_key='customer_id',
+    on_schema_change='fail',
+    tmp_relation_type='transient',
+) }}
 with taxonomy as (
     select customer_id, tag_id
     from {{ ref('stg_training__taxonomy') }}
+    where {{ customers_to_build() }}
 ),
 
 panels as (
     select * from {{ ref('int_training__impact_panels') }}
+    where {{ customers_to_build() }}
 ),
 
 trained as (
     select customer_id, learner_id, tag_id, first_completed_month
     from {{ ref('int_training__tag_first_completions') }}
+    where {{ customers_to_build() }}
 ),
 
 performance as (
     select customer_id, metric, learner_id, performance_month, metric_value
     from {{ ref('stg_training__field_performance') }}
+    where {{ customers_to_build() }}
 ),
 
 solution as (
     select * from {{ ref('int_training__impact_solution') }}
+    where {{ customers_to_build() }}
 ),
 
 before_after as (
