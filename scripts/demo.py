@@ -4,6 +4,9 @@ Generates a sample day of job postings and of weather readings, then launches th
 platform's main job (`fieldwork_daily`: postings, weather, then the dbt warehouse) through
 the Dagster instance under DAGSTER_HOME exactly as the UI does (so `make dev` shows the run
 and can re-execute it), waits for it, and prints what it did and where the results are.
+While runs go, the terminal shows one line per step of the demo; the runs' full output
+(Dagster's event log, dbt's console) goes to `demo.log` under the data folder, dbt's own
+log to dbt_project/logs/dbt.log, and every run is in the Dagster UI (`make dev`).
 The days before it come first, smaller (`--earlier-days`, `--earlier-postings`), each its own
 run of the same job: trends over days (the seniority mix, the heat index) need several.
 Then the training family: one run per customer of the reference catalog
@@ -11,15 +14,20 @@ Then the training family: one run per customer of the reference catalog
 """
 
 import argparse
+import contextlib
 import datetime as dt
+import os
 import sys
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import dagster as dg
 
 from assets.partitions import daily_partitions
 from assets.postings.augment import output_prefix
 from resources import build_storage, build_warehouse, settings
+from resources.dbt import dbt_log_path
 from scripts.demo_training import run_training_demo, training_summary
 from scripts.demo_weather import materialization_metadata, weather_summary, write_demo_day
 from scripts.launch import launch_and_wait
@@ -122,6 +130,36 @@ def refusal(day: str) -> str | None:
     return None
 
 
+def demo_log_path() -> Path:
+    """Where the runs' full output goes: one file, written anew by each demo."""
+    return settings.data_dir() / "demo.log"
+
+
+@contextlib.contextmanager
+def output_to(path: Path) -> Iterator[Callable[[str], None]]:
+    """Everything written to stdout and stderr in the block, by this process and by the
+    processes it starts (the code server, the run workers, dbt), goes to `path`; yields a
+    `say` that still prints to the terminal."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    terminal = os.fdopen(os.dup(1), "w", buffering=1)
+    with open(path, "w") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield lambda line: print(line, file=terminal, flush=True)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            terminal.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -145,18 +183,40 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     started = time.perf_counter()
+    log_path = demo_log_path()
+    print(f"fieldwork demo: the runs' full output goes to {log_path}")
+    try:
+        with output_to(log_path) as say:
+            success, report = run_demo(args, lines, say)
+    except BaseException:
+        print(f"make demo: stopped; the runs' output so far is in {log_path}", file=sys.stderr)
+        raise
+    report += [
+        f"logs: the runs' output in {log_path}; dbt's log in {dbt_log_path()}",
+        f"demo {'succeeded' if success else 'FAILED'} in {time.perf_counter() - started:.0f} s. "
+        f"Data under {settings.data_dir()}; `make dev` opens the Dagster UI with these runs.",
+    ]
+    print("\n".join(["", "fieldwork demo", "==============", *report]))
+    return 0 if success else 1
+
+
+def run_demo(args, lines: int, say: Callable[[str], None]) -> tuple[bool, list[str]]:
+    """The demo's data and runs; whether all succeeded, and the summary's lines."""
     storage = build_storage()
     report = []
     success = True
     # Oldest first, the main day last: its run's warehouse build then holds every day. The
     # earlier days stay small at full scale too: they exist for the trend, not the load.
     for seed, day in enumerate(earlier_days(args.date, args.earlier_days), start=11):
+        say(f"{day}: generating {args.earlier_postings:,} postings and the weather, then a run")
         earlier = write_sample_day(storage, day, lines=args.earlier_postings, files=2, seed=seed)
         day_cities, _ = write_demo_day(storage, day, full_scale=False)
         result = launch_and_wait(dg.DagsterInstance.get(), "fieldwork_daily", day)
         report.append(earlier_day_summary(result, day, earlier, day_cities))
+        say(f"  {report[-1]}")
         report.extend(f"  failed step {failure}" for failure in result.failures())
         success = success and result.success
+    say(f"{args.date}: generating {lines:,} postings and the weather, then a run")
     sample = write_sample_day(storage, args.date, lines=lines, files=4)
     cities, weather_seconds = write_demo_day(storage, args.date, args.full_scale)
 
@@ -169,17 +229,15 @@ def main(argv: list[str] | None = None) -> int:
     status = "succeeded" if result.success else "FAILED (see the run in `make dev`)"
     report.extend(f"  failed step {failure}" for failure in result.failures())
     report.append(f"run {result.run_id[:8]} {status} in {result.seconds:.0f} s")
+    say(f"  {report[-1]}")
     success = success and result.success
     if not args.no_training:
+        say("training: tagging every customer of the reference catalog")
         training = run_training_demo(dg.DagsterInstance.get())
         report.extend(training_summary(training))
+        say(f"  {'succeeded' if training.success else 'FAILED'} in {training.seconds:.0f} s")
         success = success and training.success
-    report.append(
-        f"demo {'succeeded' if success else 'FAILED'} in {time.perf_counter() - started:.0f} s. "
-        f"Data under {settings.data_dir()}; `make dev` opens the Dagster UI with these runs."
-    )
-    print("\n".join(["", "fieldwork demo", "==============", *report]))
-    return 0 if success else 1
+    return success, report
 
 
 if __name__ == "__main__":

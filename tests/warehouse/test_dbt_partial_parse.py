@@ -20,11 +20,13 @@ from resources.dbt import (
 )
 from resources.warehouse import DuckDBWarehouse
 from tests.helpers import (
+    CITIES_TABLE,
     DAY_A,
     DAY_B,
+    HEAT_INDEX_TABLE,
     daily_dbt_project,
-    load_daily_tables,
-    postings_on_partition_days,
+    heat_index_readings,
+    weather_cities,
 )
 
 pytestmark = [pytest.mark.slow]
@@ -35,7 +37,13 @@ MART = "city_day_heat_index"
 def test_builds_for_other_days_reuse_the_partial_parse_and_leave_no_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("FIELDWORK_WAREHOUSE", "duckdb")
     warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
-    load_daily_tables(warehouse, postings_on_partition_days())
+    # The weather mart's inputs only: each day of readings and of cities.
+    for table, frame in (
+        (HEAT_INDEX_TABLE, heat_index_readings()),
+        (CITIES_TABLE, weather_cities()),
+    ):
+        for (day,), rows in frame.partition_by("reading_date", as_dict=True).items():
+            warehouse.replace_partition(table, rows, "reading_date", day)
     project = build_dbt_project(daily_dbt_project(tmp_path))
     prepare_manifest(project, warehouse.dbt_vars())
     dbt = build_dbt_resource(project)
