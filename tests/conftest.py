@@ -46,6 +46,31 @@ def s3_storage(moto_endpoint, monkeypatch, request):
     )
 
 
+# The modules with the longest builds (minutes each: a prepared platform, dbt builds on DuckDB
+# and through fakesnow, the webserver), longest first. They start first, so the two workers
+# end together instead of one waiting on a build the other started last.
+LONGEST_FIRST = (
+    "tests/notebooks",
+    "tests/warehouse/test_odata_views_snowflake.py",
+    "tests/warehouse/test_dbt_snowflake.py",
+    "tests/test_definitions.py",
+    "tests/warehouse/test_odata_views.py",
+    "tests/warehouse/test_dbt_duckdb.py",
+    "tests/warehouse/test_training_impact.py",
+    "tests/warehouse/test_tenancy_changes.py",
+)
+
+
+def _scope(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    return "tests/notebooks" if path.startswith("tests/notebooks/") else path
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {scope: i for i, scope in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(_scope(item.nodeid), len(rank)))
+
+
 def pytest_xdist_make_scheduler(config, log):
     """Tests that share an expensive fixture run on one worker, so it is built once: each
     module's tests (a module-scoped warehouse build, the webserver), and every notebook test
@@ -55,7 +80,8 @@ def pytest_xdist_make_scheduler(config, log):
 
     class ByModule(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
-            return "tests/notebooks" if path.startswith("tests/notebooks/") else path
+            return _scope(nodeid)
 
+    # In collection order (longest first), not xdist's order by number of tests.
+    config.option.loadscopereorder = False
     return ByModule(config, log)
