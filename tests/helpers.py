@@ -1028,7 +1028,7 @@ def weather_cities() -> pl.DataFrame:
         schema={
             "reading_date": pl.Date,
             "city_id": pl.Int32,
-            "name": pl.String,
+            "city_name": pl.String,
             "region": pl.String,
         },
         orient="row",

@@ -105,7 +105,7 @@ DBT_CHECKS_PER_MODEL = {
     "stg_postings__job_postings": 10,
     "postings_by_company_seniority": 14,
     "stg_weather__heat_index_readings": 9,
-    "city_day_heat_index": 8,
+    "city_day_heat_index": 10,
     "heat_risk_by_region": 5,
     "stg_training__customers": 4,
     "stg_training__customer_flags": 4,

@@ -274,7 +274,7 @@ def test_training_impact_runs_top_to_bottom(local):
         "select t.*, x.tag_label from {} t join {} x using (customer_id, tag_id) "
         f"where t.customer_id = '{TRAINING_CUSTOMER}'",
         "analytics.training_impact",
-        "analytics.stg_training__taxonomy",
+        "staging.stg_training__taxonomy",
     )
     estimable = impact.filter(pl.col("performance_difference").is_not_null())
     # The reviewer's approved tags reached the catalog: most tags can be estimated.

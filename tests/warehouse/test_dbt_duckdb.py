@@ -1,15 +1,18 @@
 """The postings and weather models built by dbt through Dagster on the local DuckDB warehouse:
-the mart against an independent computation, dbt tests as checks, and the day-partitioned
-marts rebuilt day by day (incremental, `delete+insert`)."""
+the mart against an independent computation, dbt tests as checks, the warehouse as a BI tool
+reads it (schemas, declared types, comments, names), and the day-partitioned marts rebuilt
+day by day (incremental, `delete+insert`)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from resources.dbt import build_dbt_project
 from resources.warehouse import DuckDBWarehouse
 from tests.helpers import (
     DAY_A,
@@ -26,6 +29,7 @@ from tests.helpers import (
     normalize_mart,
     postings_on_partition_days,
     row_counts,
+    weather_cities,
 )
 from tests.helpers import POSTINGS_TABLE as RAW_TABLE
 from tests.helpers import dbt_check_results as check_results
@@ -99,6 +103,61 @@ def test_mart_matches_python_and_dbt_tests_pass_as_checks(built):
     assert counts["stg_postings__job_postings"] == raw.height
     # What dbt built is what readers see once the build is done.
     assert warehouse.read(f"select count(*) as n from {MART}").item() == mart.height
+
+
+def test_bi_tools_read_declared_types_comments_and_names(built):
+    """The warehouse as a BI tool meets it, read from the readers' snapshot: staging views in
+    their own schema apart from the marts; every column of every model and seed built with
+    the type its yml declares (`data_type`, what the Dagster UI shows as the column schema),
+    none a HUGEINT (DuckDB's sum of integers, which BI drivers cannot read); every relation
+    and column commented with its dbt description (persist_docs); the city-day mart naming
+    each city and its region."""
+    _, warehouse, _, project_dir, _ = built
+    manifest = json.loads(build_dbt_project(project_dir).manifest_path.read_text())
+    nodes = [
+        node for node in manifest["nodes"].values() if node["resource_type"] in ("model", "seed")
+    ]
+    columns = warehouse.read(
+        "select schema_name, table_name, column_name, data_type, comment from duckdb_columns() "
+        "where schema_name in ('analytics', 'staging') order by schema_name, table_name, "
+        "column_index"
+    )
+    relations = warehouse.read(
+        "select schema_name, table_name as name, comment from duckdb_tables() "
+        "where schema_name in ('analytics', 'staging') union all "
+        "select schema_name, view_name, comment from duckdb_views() "
+        "where schema_name in ('analytics', 'staging')"
+    )
+    assert "HUGEINT" not in set(columns["data_type"]), columns.filter(
+        pl.col("data_type") == "HUGEINT"
+    ).rows()
+    assert {(r["schema_name"], r["name"]) for r in relations.iter_rows(named=True)} == {
+        (node["schema"], node["alias"]) for node in nodes
+    }
+    for node in nodes:
+        expected_schema = "staging" if node["name"].startswith("stg_") else "analytics"
+        assert node["schema"] == expected_schema, node["name"]
+        built_columns = columns.filter(
+            (pl.col("schema_name") == node["schema"]) & (pl.col("table_name") == node["alias"])
+        )
+        declared = {name: column.get("data_type") for name, column in node["columns"].items()}
+        names = built_columns["column_name"]
+        built_types = dict(zip(names, built_columns["data_type"], strict=True))
+        assert built_types == declared, f"{node['name']}: built types differ from its data_type"
+        described = {name: column["description"] for name, column in node["columns"].items()}
+        assert all(described.values()), f"{node['name']}: a column without a description"
+        assert dict(zip(names, built_columns["comment"], strict=True)) == described
+        comment = relations.filter(pl.col("name") == node["alias"])["comment"].item()
+        assert node["description"] and comment == node["description"], node["name"]
+
+    named = warehouse.read(
+        f"select distinct reading_date, city_id, city_name, region from {CITY_DAYS}"
+    )
+    registry = weather_cities().select("reading_date", "city_id", "city_name", "region")
+    assert_frame_equal(
+        named.with_columns(pl.col("reading_date").cast(pl.Date)).sort(pl.all()),
+        registry.sort(pl.all()),
+    )
 
 
 def city_day_expected(readings: pl.DataFrame) -> pl.DataFrame:

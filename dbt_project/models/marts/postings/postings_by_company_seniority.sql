@@ -62,12 +62,17 @@ shares as (
         company_normalized,
         seniority_level,
         postings_count,
-        sum(postings_count) over (
-            partition by posting_date, company_normalized
+        -- BIGINT, not DuckDB's HUGEINT sum, and the share a DECIMAL: types BI drivers read.
+        -- Eight decimals: the levels of a company-day (at most 7) still sum to 1 within 1e-6.
+        cast(
+            sum(postings_count) over (partition by posting_date, company_normalized)
+            as {{ dbt.type_bigint() }}
         ) as company_postings_count,
-        cast(postings_count as {{ dbt.type_float() }})
+        cast(
+            cast(postings_count as double)
             / sum(postings_count) over (partition by posting_date, company_normalized)
-            as share_of_company_postings
+            as decimal(10, 8)
+        ) as share_of_company_postings
     from postings_per_level
 ),
 

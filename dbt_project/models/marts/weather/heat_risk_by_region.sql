@@ -9,21 +9,7 @@ with city_days as (
     where {{ days_to_build('reading_date') }}
 ),
 
-cities as (
-    select * from {{ source('raw', 'weather_cities') }}
-    where {{ days_to_build('reading_date') }}
-),
-
-city_days_with_region as (
-    select
-        city_days.*,
-        cities.region
-    from city_days
-    inner join cities
-        on city_days.city_id = cities.city_id
-        and city_days.reading_date = cities.reading_date
-),
-
+-- Sums cast to BIGINT: DuckDB's sum of integers is a HUGEINT, which BI drivers cannot read.
 per_region as (
     select
         reading_date,
@@ -31,12 +17,12 @@ per_region as (
         count(*) as cities_count,
         max(max_heat_index_f) as max_heat_index_f,
         avg(mean_heat_index_f) as mean_heat_index_f,
-        sum(case when danger_minutes + extreme_danger_minutes > 0 then 1 else 0 end) as cities_in_danger_count,
-        sum(caution_minutes) as caution_minutes,
-        sum(extreme_caution_minutes) as extreme_caution_minutes,
-        sum(danger_minutes) as danger_minutes,
-        sum(extreme_danger_minutes) as extreme_danger_minutes
-    from city_days_with_region
+        count(case when danger_minutes + extreme_danger_minutes > 0 then 1 end) as cities_in_danger_count,
+        cast(sum(caution_minutes) as {{ dbt.type_bigint() }}) as caution_minutes,
+        cast(sum(extreme_caution_minutes) as {{ dbt.type_bigint() }}) as extreme_caution_minutes,
+        cast(sum(danger_minutes) as {{ dbt.type_bigint() }}) as danger_minutes,
+        cast(sum(extreme_danger_minutes) as {{ dbt.type_bigint() }}) as extreme_danger_minutes
+    from city_days
     group by reading_date, region
 ),
 
