@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # The venv's tools first (dbt for dagster-dbt's `prepare_if_dev` under `dagster dev`).
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup manifest demo test lint dev lab notebooks bench protos lock clean
+.PHONY: setup manifest demo test lint dev lab notebooks docs bench protos lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,20 @@ lab: setup
 # notebooks/executed/ (ignored) for reading.
 notebooks: setup
 	$(PY) -m scripts.run_notebooks
+
+# dbt's documentation site for the local warehouse (models, columns with their types and
+# comments, tests, lineage, each model's owner), generated from the DuckDB file `make demo`
+# builds (its catalog: what the warehouse really holds) into dbt_project/target/docs, then
+# served on loopback: http://127.0.0.1:$(DOCS_PORT). Generating opens the warehouse file like
+# a writer does: run it while no run is writing.
+DOCS_PORT ?= 8080
+DOCS_WAREHOUSE ?= $(or $(FIELDWORK_DUCKDB_PATH),$(or $(FIELDWORK_DATA_DIR),$(CURDIR)/data)/warehouse.duckdb)
+docs: setup
+	@test -f "$(DOCS_WAREHOUSE)" || { echo "make docs: no local warehouse at $(DOCS_WAREHOUSE): run make demo first" >&2; exit 2; }
+	cd dbt_project && ../$(VENV)/bin/dbt docs generate --profiles-dir . --target local \
+		--target-path target/docs --vars '{"duckdb_path": "$(abspath $(DOCS_WAREHOUSE))"}'
+	cd dbt_project && ../$(VENV)/bin/dbt docs serve --profiles-dir . --target local \
+		--target-path target/docs --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
 bench: setup
 	$(PY) -m bench $(BENCH_ARGS)
