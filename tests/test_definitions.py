@@ -536,3 +536,16 @@ def test_a_browser_opens_the_asset_graph_and_an_asset_page(webserver):
     # The description renders whole (a folder written `<date>` was eaten as an HTML tag).
     assert "under heat-index-readings/YYYY-MM-DD/ and in raw.heat_index_readings" in asset
     assert "data-platform" in asset and "weather_readings_sensor" in asset
+
+    # The Automation page lists what starts runs without anyone clicking.
+    automation = open_in_chromium(
+        f"http://127.0.0.1:{port}/automation", SCREENSHOTS / "automation.png"
+    )
+    assert not [error for error in UI_ERRORS if error in automation], automation[:3000]
+    for name in (
+        "raw_job_postings_sensor",
+        "weather_readings_sensor",
+        "fieldwork_daily_schedule",
+        "default_automation_condition_sensor",
+    ):
+        assert name in automation, automation[:3000]

@@ -9,6 +9,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+# The definitions' dbt assets are built when this module is first imported, for the target
+# the environment names: imported here, at collection, they are the local target's, whatever
+# a test's fixture sets later (the Snowflake modules set FIELDWORK_WAREHOUSE=snowflake around
+# their own private projects, and may run first on a worker).
+import assets.warehouse.assets  # noqa: F401
 from resources.settings import DBT_PROJECT_DIR
 from tests.helpers import raw_postings_two_days
 
