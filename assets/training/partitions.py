@@ -17,11 +17,11 @@ CUSTOMERS_PARTITIONS = "customers"
 customers = dg.DynamicPartitionsDefinition(name=CUSTOMERS_PARTITIONS)
 
 # A customer id names folders in object storage and a value in SQL: a slug, nothing else.
-_CUSTOMER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_CUSTOMER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def check_customer_id(customer_id: str) -> str:
-    if not isinstance(customer_id, str) or not _CUSTOMER_ID.match(customer_id):
+    if not isinstance(customer_id, str) or not _CUSTOMER_ID.fullmatch(customer_id):
         raise ValueError(
             f"customer id {customer_id!r} is not a slug (letters, digits, '.', '_', '-')"
         )
@@ -72,7 +72,7 @@ def partition_changes(current: Iterable[str], in_catalog: Iterable[str]) -> Part
     must not keep every new customer out."""
     catalog, refused = set(), {}
     for customer_id in in_catalog:
-        if isinstance(customer_id, str) and _CUSTOMER_ID.match(customer_id):
+        if isinstance(customer_id, str) and _CUSTOMER_ID.fullmatch(customer_id):
             catalog.add(customer_id)
         else:
             refused[customer_id] = "not a slug (letters, digits, '.', '_', '-')"

@@ -44,7 +44,7 @@
         {{ return(none) }}
     {%- endif -%}
     {%- if customer_id is not string
-        or not modules.re.match('^[A-Za-z0-9][A-Za-z0-9._-]*$', customer_id) -%}
+        or not modules.re.match('^[A-Za-z0-9][A-Za-z0-9._-]*\Z', customer_id) -%}
         {{ exceptions.raise_compiler_error(
             "FIELDWORK_CUSTOMER_ID (or var customer_id) must be a customer id, a slug of "
             ~ "letters, digits, '.', '_' and '-' starting with a letter or digit; got "

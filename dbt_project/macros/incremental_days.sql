@@ -31,7 +31,7 @@
         {{ return(none) }}
     {%- endif -%}
     {%- for name, value in [('min_date', first), ('max_date', last)] -%}
-        {%- if value is none or not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', value | string) -%}
+        {%- if value is none or not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z', value | string) -%}
             {{ exceptions.raise_compiler_error(
                 "FIELDWORK_MIN_DATE and FIELDWORK_MAX_DATE (or vars min_date and max_date) "
                 ~ "must both be days written YYYY-MM-DD; got " ~ name ~ "=" ~ value) }}

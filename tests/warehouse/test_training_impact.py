@@ -248,11 +248,12 @@ def test_a_customer_run_rebuilds_that_customer_only(built, tmp_path, monkeypatch
     assert counts["field_performance"] == changed_b["raw.training_field_performance"].height
 
 
-def test_a_partition_that_cannot_be_a_customer_is_refused_naming_it(built, monkeypatch):
-    """A run whose partition key is no customer id fails before dbt runs, naming the key."""
+@pytest.mark.parametrize("bad", ["acme' or '1'='1", "acme-pharma\n"])
+def test_a_partition_that_cannot_be_a_customer_is_refused_naming_it(built, monkeypatch, bad):
+    """A run whose partition key is no customer id fails before dbt runs, naming the key (a
+    trailing newline too: it would match nobody's rows and succeed having done nothing)."""
     _, _, _, warehouse, project_dir = built
     monkeypatch.setenv("FIELDWORK_WAREHOUSE", "duckdb")
-    bad = "acme' or '1'='1"
     result = materialize_customer(project_dir, warehouse, bad, customers=(bad,))
 
     assert not result.success
