@@ -62,17 +62,20 @@ def _tick(instance, cursor=None):
 
 
 def test_a_day_of_postings_requests_its_models_for_that_day_once(instance):
-    """A past day, not the latest: a day reloaded late is followed too."""
-    day = daily_partitions.get_partition_keys()[3]
+    """A past day of the last week, not the latest: a day reloaded late is followed too."""
+    day = daily_partitions.get_partition_keys()[-3]
     assert day != daily_partitions.get_last_partition_key()
     # The seniority levels seed was built once (by a day's job).
     instance.report_runless_asset_event(dg.AssetMaterialization("seniority_levels"))
     first = _tick(instance)
     assert _requested(first) == {}
 
-    instance.report_runless_asset_event(
-        dg.AssetMaterialization("augmented_job_postings", partition=day)
-    )
+    # A day older than the automation's week is a backfill's: reloaded, it is not requested.
+    old_day = daily_partitions.get_partition_keys()[-30]
+    for reloaded in (day, old_day):
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization("augmented_job_postings", partition=reloaded)
+        )
     second = _tick(instance, first.cursor)
     requested = _requested(second)
     assert requested["stg_postings__job_postings"] == {day}

@@ -19,6 +19,7 @@ passed) and the training marts replace that customer's rows only
 customer.
 """
 
+import datetime
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
@@ -48,6 +49,8 @@ DBT_FAMILIES = ("postings", "weather", "training", "odata")
 # Families whose data is partitioned by day; their models take the daily partitions.
 DAILY_DBT_FAMILIES = ("postings", "weather")
 SEEDS = "resource_type:seed"
+# How far back declarative automation follows a day's new data (older days: a backfill).
+AUTOMATION_LOOKBACK = datetime.timedelta(days=7)
 # The incremental strategy of the customer-partitioned marts (macros/incremental_customers.sql)
 # and the column it replaces rows by.
 CUSTOMER_STRATEGY = "customer_replace"
@@ -102,8 +105,10 @@ class FieldworkDbtTranslator(DagsterDbtTranslator):
         click. The default automation condition sensor evaluates it (the Automation page).
 
         `eager()`, adjusted where the stock condition would not follow our data:
-        - a day-partitioned model follows any day, not only the latest: a day reloaded late
-          or re-run is rebuilt as well (its run passes that day to the incremental marts);
+        - a day-partitioned model follows the last week's days, not only the latest: a day
+          reloaded late or re-run is rebuilt as well (its run passes that day to the
+          incremental marts); older days are a backfill's, and a seed rebuilt alone must not
+          request every day there is;
         - an unpartitioned model over partitioned inputs (the training models over the
           customers' partitions, the OData views over the daily marts) is not held back by a
           missing partition of an input: a customer not run yet or a day without files is
@@ -116,9 +121,10 @@ class FieldworkDbtTranslator(DagsterDbtTranslator):
             return None
         eager = dg.AutomationCondition.eager()
         if set(dbt_resource_props.get("tags") or ()) & set(DAILY_DBT_FAMILIES):
-            return eager.without(dg.AutomationCondition.in_latest_time_window()).with_label(
-                "eager, any day"
-            )
+            return eager.replace(
+                dg.AutomationCondition.in_latest_time_window(),
+                dg.AutomationCondition.in_latest_time_window(lookback_delta=AUTOMATION_LOOKBACK),
+            ).with_label(f"eager, the last {AUTOMATION_LOOKBACK.days} days")
         return eager.without(~dg.AutomationCondition.any_deps_missing()).with_label(
             "eager, inputs' missing partitions allowed"
         )
