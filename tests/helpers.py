@@ -857,12 +857,17 @@ def heat_index_readings() -> pl.DataFrame:
 
 
 def load_reference_tables(warehouse: Warehouse) -> None:
-    """Two days of augmented postings and of heat-index readings (JobPostings, HeatIndex)."""
+    """Two days of augmented postings and of heat-index readings with their cities (JobPostings,
+    HeatIndex; the city-day mart names each city)."""
     postings = postings_on_partition_days()
     for (day,), rows in postings.partition_by("posting_date", as_dict=True).items():
         warehouse.replace_partition(POSTINGS_TABLE, rows, "posting_date", day)
-    for (day,), rows in heat_index_readings().partition_by("reading_date", as_dict=True).items():
-        warehouse.replace_partition(HEAT_INDEX_TABLE, rows, "reading_date", day)
+    for table, frame in (
+        (HEAT_INDEX_TABLE, heat_index_readings()),
+        (CITIES_TABLE, weather_cities()),
+    ):
+        for (day,), rows in frame.partition_by("reading_date", as_dict=True).items():
+            warehouse.replace_partition(table, rows, "reading_date", day)
 
 
 # --- The dbt build through Dagster --------------------------------------------------------
