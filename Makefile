@@ -12,10 +12,12 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: setup manifest demo test lint dev lab notebooks docs bench protos lock clean
 
+# Bytecode is compiled at install: a shell with PYTHONDONTWRITEBYTECODE set would otherwise
+# compile dagster and dbt again in every process (each dbt build, run worker and kernel).
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check "uv>=0.5"
-	$(UV) pip sync --quiet --python $(PY) requirements.lock
+	$(UV) pip sync --quiet --compile-bytecode --python $(PY) requirements.lock
 	$(UV) pip install --quiet --python $(PY) --no-deps -e .
 	touch $@
 

@@ -30,13 +30,19 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject
+from dagster_dbt.compat import DBT_PYTHON_VERSION
 from dagster_dbt.dbt_project import using_dagster_dev
 
 from resources import settings
+
+if TYPE_CHECKING:
+    from packaging.version import Version
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +62,19 @@ PARTIAL_PARSE = "partial_parse.msgpack"
 LOG_DIR = "logs"
 # os.environ is the process's: one dbt process is started at a time with the run's values.
 _ENV_LOCK = threading.Lock()
+
+
+class FieldworkDbtCliResource(DbtCliResource):
+    """dagster-dbt's dbt CLI resource, told the version of the dbt it runs when that is the
+    dbt installed beside this interpreter: dagster-dbt would otherwise start `dbt --version`
+    in each run (6-10 s, and a request to PyPI for the latest version, which hangs where
+    there is no internet)."""
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        if DBT_PYTHON_VERSION is not None and Path(self.dbt_executable) == _VENV_DBT:
+            return DBT_PYTHON_VERSION
+        return super()._cli_version
 
 
 class ManifestMissing(FileNotFoundError):
@@ -92,7 +111,7 @@ def prepare_manifest(project: DbtProject, dbt_vars: Mapping[str, object] | None 
     """
     project.manifest_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=project.manifest_path.parent, prefix=".parse-") as tmp:
-        DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(
+        FieldworkDbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(
             ["parse", "--quiet", *dbt_vars_args(dbt_vars or {}), *log_args(project.project_dir)],
             target_path=Path(tmp),
         ).wait()
@@ -228,7 +247,7 @@ elif manifest_is_stale(fieldwork_dbt_project) and fieldwork_dbt_project.manifest
     )
 
 
-def build_dbt_resource(project: DbtProject = fieldwork_dbt_project) -> DbtCliResource:
+def build_dbt_resource(project: DbtProject = fieldwork_dbt_project) -> FieldworkDbtCliResource:
     """The `dbt` resource: the dbt CLI on this project and target. The warehouse's own
     settings (the DuckDB file) reach dbt as `--vars` at each build, never through os.environ."""
-    return DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
+    return FieldworkDbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
