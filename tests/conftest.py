@@ -46,24 +46,33 @@ def s3_storage(moto_endpoint, monkeypatch, request):
     )
 
 
-# The modules with the longest builds (minutes each: a prepared platform, dbt builds on DuckDB
-# and through fakesnow, the webserver), longest first. They start first, so the two workers
-# end together instead of one waiting on a build the other started last.
+# Modules that read one session-scoped build (tests/warehouse/conftest.py's
+# `warehouse_build`): scheduled as one, so one worker builds it once.
+SHARED_WAREHOUSE = (
+    "tests/warehouse/test_odata_views.py",
+    "tests/warehouse/test_tenancy_changes.py",
+    "tests/warehouse/test_training_impact.py",
+)
+SHARED_WAREHOUSE_SCOPE = "tests/warehouse (shared build)"
+
+# The longest scopes (minutes each: a prepared platform, dbt builds on DuckDB and through
+# fakesnow, the webserver), longest first. They start first, so the two workers end together
+# instead of one waiting on a build the other started last.
 LONGEST_FIRST = (
     "tests/notebooks",
     "tests/warehouse/test_odata_views_snowflake.py",
     "tests/warehouse/test_dbt_snowflake.py",
     "tests/test_definitions.py",
-    "tests/warehouse/test_odata_views.py",
+    SHARED_WAREHOUSE_SCOPE,
     "tests/warehouse/test_dbt_duckdb.py",
-    "tests/warehouse/test_training_impact.py",
-    "tests/warehouse/test_tenancy_changes.py",
 )
 
 
 def _scope(nodeid: str) -> str:
     path = nodeid.split("::", 1)[0]
-    return "tests/notebooks" if path.startswith("tests/notebooks/") else path
+    if path.startswith("tests/notebooks/"):
+        return "tests/notebooks"
+    return SHARED_WAREHOUSE_SCOPE if path in SHARED_WAREHOUSE else path
 
 
 def pytest_collection_modifyitems(config, items):
@@ -73,9 +82,10 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_xdist_make_scheduler(config, log):
     """Tests that share an expensive fixture run on one worker, so it is built once: each
-    module's tests (a module-scoped warehouse build, the webserver), and every notebook test
-    (one session-scoped prepared platform). pytest-xdist's `xdist_group` marks do nothing
-    under pytest 9 (xdist 3.8 sets a node id attribute pytest 9 no longer reads)."""
+    module's tests (a module-scoped warehouse build, the webserver), the modules reading the
+    shared warehouse build, and every notebook test (one session-scoped prepared platform).
+    pytest-xdist's `xdist_group` marks do nothing under pytest 9 (xdist 3.8 sets a node id
+    attribute pytest 9 no longer reads)."""
     from xdist.scheduler import LoadScopeScheduling
 
     class ByModule(LoadScopeScheduling):

@@ -1,11 +1,13 @@
-"""Fixtures for the warehouse layer: a realistic day of augmented job postings and a private
-copy of the dbt project per test."""
+"""Fixtures for the warehouse layer: a realistic day of augmented job postings, a private
+copy of the dbt project per test, and one warehouse built with every model, shared."""
 
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
 import polars as pl
 import pytest
 
@@ -14,8 +16,17 @@ import pytest
 # a test's fixture sets later (the Snowflake modules set FIELDWORK_WAREHOUSE=snowflake around
 # their own private projects, and may run first on a worker).
 import assets.warehouse.assets  # noqa: F401
+from model_servers.training_catalog.store import CatalogStore
 from resources.settings import DBT_PROJECT_DIR
-from tests.helpers import raw_postings_two_days
+from resources.warehouse import DuckDBWarehouse
+from tests.helpers import (
+    load_raw_training_tables,
+    load_reference_tables,
+    materialize_warehouse,
+    private_dbt_project,
+    raw_postings_two_days,
+    seeded_store,
+)
 
 
 @pytest.fixture
@@ -37,3 +48,37 @@ def dbt_project_dir(tmp_path: Path) -> Path:
 
     shutil.copytree(DBT_PROJECT_DIR, destination, ignore=ignore)
     return destination
+
+
+@dataclass(frozen=True)
+class WarehouseBuild:
+    """A built warehouse's folder (the DuckDB file, its readers' snapshot, the seeded catalog
+    and the dbt project with its manifest), the build's result, and the raw rows loaded."""
+
+    folder: Path
+    result: dg.ExecuteInProcessResult
+    loaded: dict[str, dict[str, pl.DataFrame]]
+
+    def copy(self, destination: Path) -> tuple[DuckDBWarehouse, CatalogStore, Path]:
+        """A private copy to change: its warehouse, catalog store and dbt project."""
+        shutil.copytree(self.folder, destination)
+        warehouse = DuckDBWarehouse(path=str(destination / "warehouse.duckdb"))
+        store = CatalogStore.open(destination / "catalog.sqlite")
+        return warehouse, store, destination / "dbt_project"
+
+
+@pytest.fixture(scope="session")
+def warehouse_build(tmp_path_factory) -> WarehouseBuild:
+    """Every warehouse model built once through Dagster on DuckDB: the reference catalog's
+    seed with its true tags (so the impact mart can be held to the known effects), two days of
+    postings and heat-index readings, the entitlements and the OData views. The modules that
+    read it (conftest.SHARED_WAREHOUSE: one worker) each take a copy."""
+    folder = tmp_path_factory.mktemp("warehouse_build")
+    store = seeded_store(folder)
+    warehouse = DuckDBWarehouse(path=str(folder / "warehouse.duckdb"))
+    loaded = load_raw_training_tables(warehouse, store, true_tags=True)
+    load_reference_tables(warehouse)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FIELDWORK_WAREHOUSE", "duckdb")
+        result = materialize_warehouse(private_dbt_project(folder), warehouse)
+    return WarehouseBuild(folder, result, loaded)

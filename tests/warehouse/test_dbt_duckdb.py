@@ -1,7 +1,7 @@
 """The postings and weather models built by dbt through Dagster on the local DuckDB warehouse:
 the mart against an independent computation, dbt tests as checks, the warehouse as a BI tool
 reads it (schemas, declared types, comments, names), and the day-partitioned marts rebuilt
-day by day (incremental, `delete+insert`)."""
+day by day (incremental, `delete+insert`) from dbt's partial parse."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from resources.dbt import build_dbt_project
+from resources.dbt import build_dbt_project, dbt_log_path
 from resources.warehouse import DuckDBWarehouse
 from tests.helpers import (
     DAY_A,
@@ -188,11 +188,21 @@ def city_days(warehouse) -> pl.DataFrame:
     )
 
 
-def test_a_day_run_rebuilds_its_days_only(built, tmp_path):
+def test_a_day_run_rebuilds_its_days_only(built, tmp_path, monkeypatch):
     """Day B's run leaves day A's mart rows as they were, even once day A's raw rows
     changed; a run over days A to B (a backfill's range) brings A up to date and drops B,
-    whose raw rows are now gone."""
+    whose raw rows are now gone.
+
+    And day after day dbt parses only what changed: the run's days reach the incremental
+    marts without a new parse of the whole project, no build leaves a folder behind, and no
+    build starts `dbt --version` (dagster-dbt's own check: seconds each, and a request to
+    PyPI)."""
     _, shared, raw, project_dir, _ = built
+
+    def no_version_check(command, *args, **kwargs):
+        raise AssertionError(f"the dbt build started {command}")
+
+    monkeypatch.setattr("dagster_dbt.core.resource.check_output", no_version_check)
     # A copy of the built warehouse (same file name: the views name the database by it).
     (tmp_path / "copy").mkdir()
     shutil.copyfile(shared.path, tmp_path / "copy" / "warehouse.duckdb")
@@ -250,10 +260,28 @@ def test_a_day_run_rebuilds_its_days_only(built, tmp_path):
     empty = raw.clear()
     warehouse.replace_partition(RAW_TABLE, empty, "posting_date", DAY_B)
     warehouse.replace_partition(HEAT_INDEX_TABLE, hotter.clear(), "reading_date", DAY_B)
+    log = dbt_log_path(project_dir)
+    logged_before = log.read_text()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FIELDWORK_WAREHOUSE", "duckdb")
         both = materialize_daily_models(project_dir, warehouse, (DAY_A, DAY_B))
     assert both.success
+
+    # Other days than day B's run: each of the run's dbt builds reused day B's parse (dbt
+    # says why when it cannot: vars, profile or files changed).
+    logged = log.read_text()[len(logged_before) :]
+    assert "Unable to do partial parsing" not in logged, logged
+    reused = "Partial parsing enabled: 0 files deleted, 0 files added, 0 files changed"
+    assert logged.count(reused) == len(both.get_step_success_events()), logged
+    # The project's target keeps the manifest and the partial parse only; dbt's log is one
+    # text file.
+    shared_target = build_dbt_project(project_dir).manifest_path.parent
+    assert sorted(p.name for p in shared_target.iterdir()) == [
+        "manifest.json",
+        "partial_parse.msgpack",
+    ]
+    assert [p.name for p in log.parent.iterdir()] == ["dbt.log"]
+    assert not logged.lstrip().startswith("{")
     checks = check_results(both)
     assert checks and all(checks.values()), {n for n, passed in checks.items() if not passed}
     after = normalize_mart(warehouse.query(f"select * from {MART}"))

@@ -1,7 +1,7 @@
 """The OData views on DuckDB, built by dbt through Dagster from the reference catalog's seed
-(and a few postings and heat-index readings): they keep the contract (dbt_project/odata/
-metadata.xml) for every customer's session, and each session sees its own customer's rows
-and only the entity sets of its tier and flags.
+(and a few postings and heat-index readings; the shared `warehouse_build`): they keep the
+contract (dbt_project/odata/metadata.xml) for every customer's session, and each session sees
+its own customer's rows and only the entity sets of its tier and flags.
 
 A session is what a BI tool opens locally: a read-only connection to the warehouse's
 published snapshot that names its customer's role (`SET VARIABLE fieldwork_role = ...`)."""
@@ -20,14 +20,7 @@ from assets.warehouse.odata_contract import (
 )
 from assets.warehouse.tenancy import Customer, customer_role, entitlements
 from resources.warehouse import DuckDBWarehouse
-from tests.helpers import (
-    dbt_check_results,
-    load_raw_training_tables,
-    load_reference_tables,
-    materialize_warehouse,
-    private_dbt_project,
-    seeded_store,
-)
+from tests.helpers import dbt_check_results
 
 pytestmark = [pytest.mark.slow]
 
@@ -35,16 +28,9 @@ CONTRACT = load_contract()
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("odata")
-    store = seeded_store(folder)
-    warehouse = DuckDBWarehouse(path=str(folder / "warehouse.duckdb"))
-    loaded = load_raw_training_tables(warehouse, store)
-    load_reference_tables(warehouse)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FIELDWORK_WAREHOUSE", "duckdb")
-        result = materialize_warehouse(private_dbt_project(folder), warehouse)
-    return result, warehouse, store, loaded
+def built(warehouse_build, tmp_path_factory):
+    warehouse, store, _ = warehouse_build.copy(tmp_path_factory.mktemp("odata") / "build")
+    return warehouse_build.result, warehouse, store, warehouse_build.loaded
 
 
 def session(warehouse: DuckDBWarehouse, role: str | None):

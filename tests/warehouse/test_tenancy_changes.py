@@ -26,43 +26,20 @@ from assets.warehouse.sensors import WAREHOUSE_JOB, customer_entitlements_sensor
 from assets.warehouse.tenancy import customer_role
 from definitions import defs as platform
 from resources.warehouse import DuckDBWarehouse
-from tests.helpers import (
-    RAW_TRAINING_TABLES,
-    load_raw_training_tables,
-    materialize_warehouse,
-    private_dbt_project,
-    seeded_store,
-    step_failure_message,
-)
+from tests.helpers import RAW_TRAINING_TABLES, step_failure_message
 
 pytestmark = [pytest.mark.slow]
 
 ACME = "acme-pharma"
 CUSTOMERS = "raw.training_customers"
 FLAGS = "raw.training_customer_flags"
-# Views enough to see a tier change: TrainingModules (every tier), Learners (pro and up).
-VIEWS = ("odata/TrainingModules", "odata/Learners")
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tenancy")
-    store = seeded_store(folder)
-    warehouse = DuckDBWarehouse(path=str(folder / "warehouse.duckdb"))
-    loaded = load_raw_training_tables(warehouse, store)
-    # Every staging model too: their relationship tests join each other.
-    staging = [
-        f"stg_training__{table.split('.')[1].removeprefix('training_')}"
-        for table in RAW_TRAINING_TABLES
-    ]
-    selection = dg.AssetSelection.assets(*VIEWS).upstream() | dg.AssetSelection.assets(
-        "customer_entitlements", *staging
-    )
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FIELDWORK_WAREHOUSE", "duckdb")
-        result = materialize_warehouse(private_dbt_project(folder), warehouse, selection)
-    assert result.success
-    return warehouse, loaded
+def built(warehouse_build, tmp_path_factory):
+    """A copy of the shared build (`warehouse_build`), whose customers the tests change."""
+    warehouse, _, _ = warehouse_build.copy(tmp_path_factory.mktemp("tenancy") / "build")
+    return warehouse, warehouse_build.loaded
 
 
 def rows_seen(warehouse: DuckDBWarehouse, customer_id: str, view: str) -> int:

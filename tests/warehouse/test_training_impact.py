@@ -18,11 +18,7 @@ from tests.helpers import (
     IMPACT_KEY,
     dbt_check_results,
     expected_impact,
-    load_raw_training_tables,
-    materialize_warehouse,
-    private_dbt_project,
     row_counts,
-    seeded_store,
     training_instance,
 )
 
@@ -46,19 +42,12 @@ TRAINING_MARTS = (
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """The seed with its true tags in the raw tables, and the training models built (every
-    customer: the run has no customer)."""
-    folder = tmp_path_factory.mktemp("impact")
-    store = seeded_store(folder)
-    warehouse = DuckDBWarehouse(path=str(folder / "warehouse.duckdb"))
-    loaded = load_raw_training_tables(warehouse, store, true_tags=True)
-    project_dir = private_dbt_project(folder)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FIELDWORK_WAREHOUSE", "duckdb")
-        result = materialize_warehouse(project_dir, warehouse, dg.AssetSelection.groups("training"))
+def built(warehouse_build, tmp_path_factory):
+    """The shared build (`warehouse_build`: the seed with its true tags in the raw tables,
+    every customer built, as a run without a customer does), copied."""
+    warehouse, _, project_dir = warehouse_build.copy(tmp_path_factory.mktemp("impact") / "build")
     impact = warehouse.query("select * from analytics.training_impact")
-    return result, impact, loaded, warehouse, project_dir
+    return warehouse_build.result, impact, warehouse_build.loaded, warehouse, project_dir
 
 
 def assert_impact_matches(actual: pl.DataFrame, expected: pl.DataFrame) -> None:
