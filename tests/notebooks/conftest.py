@@ -1,10 +1,11 @@
 """One prepared platform for every notebook and catalog test: made once, read by all.
 
-Three days of postings and weather (the daily job's assets per day), one customer of the
-training family (its assets, then a customer's edits and approval, applied back to the
-catalog) and every warehouse model built once after them, all with the real components:
-the reference gRPC servers on loopback, embedded Redis, DuckDB, a storage folder and a
-Dagster instance under tmp. The notebooks' kernels inherit the variables that point there.
+Three days of postings and weather (the daily job's Python assets per day), one customer of
+the training family (its assets, then a customer's edits and approval, applied back to the
+catalog) and every dbt model built once after them (the days as one range), all with the
+real components: the reference gRPC servers on loopback, embedded Redis, DuckDB, a storage
+folder and a Dagster instance under tmp. The notebooks' kernels inherit the variables that
+point there.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import pytest
 
 from assets.jobs import fieldwork_daily, training
 from assets.training.review import APPROVED, NO_TAGS, TAG_SEPARATOR, review_key
+from assets.warehouse.assets import fieldwork_dbt_assets
 from scripts.demo_training import PER_CUSTOMER
 from scripts.sample_postings import write_sample_day
 from scripts.sample_weather import write_sample_day as write_weather_day
-from tests.helpers import TRAINING_CUSTOMER, trim_catalog
+from tests.helpers import TRAINING_CUSTOMER, partition_range_tags, trim_catalog
 
 DAYS = {"2026-11-19": 2_000, "2026-11-20": 2_000, "2026-11-21": 2_000}
 # Lines on the second day that must land in the quarantine, not in the postings.
@@ -161,11 +163,14 @@ def platform(tmp_path_factory) -> Platform:
         graph = defs.resolve_asset_graph()
         daily = fieldwork_daily.selection.resolve(graph)
         customer = training.selection.resolve(graph)
+        dbt_models = {key for assets_def in fieldwork_dbt_assets for key in assets_def.keys}
+        # Each day's Python assets (files and raw tables) run day by day; the dbt models are
+        # built once after the last day and the customer, as a backfill's single run over the
+        # days does: one build makes the same tables as one per run, for a fraction of the
+        # time (each dbt build is a process: seconds before it does anything).
         by_day = [key for key in daily if graph.get(key).partitions_def is not None]
-        # Unpartitioned assets (seeds, whole-table models) that the days' assets read come
-        # first; the rest are built once after the last day and the customer: one build
-        # makes the same tables as one per run, for a fraction of the time.
-        upstream = dg.AssetSelection.assets(*by_day).upstream().resolve(graph)
+        python_by_day = [key for key in by_day if key not in dbt_models]
+        upstream = dg.AssetSelection.assets(*python_by_day).upstream().resolve(graph)
         unpartitioned = {
             key
             for key in daily | customer
@@ -173,6 +178,7 @@ def platform(tmp_path_factory) -> Platform:
         }
         first = [key for key in unpartitioned if key in upstream]
         models = [key for key in unpartitioned if key not in upstream]
+        models += [key for key in by_day if key in dbt_models]
         try:
             if first:
                 _materialize(defs.assets, first)
@@ -183,7 +189,7 @@ def platform(tmp_path_factory) -> Platform:
                     storage.write_bytes(
                         f"job-postings-raw/{day}/bad.jsonl", b"\n".join(BAD_LINES) + b"\n"
                     )
-                _materialize(defs.assets, by_day, partition_key=day)
+                _materialize(defs.assets, python_by_day, partition_key=day)
             with dg.DagsterInstance.get() as instance:
                 _materialize(defs.assets, ["training_customers"], instance=instance)
                 tagged = _materialize(
@@ -201,7 +207,7 @@ def platform(tmp_path_factory) -> Platform:
                     _materialize(
                         defs.assets, step, partition_key=TRAINING_CUSTOMER, instance=instance
                     )
-            _materialize(defs.assets, models)
+            _materialize(defs.assets, models, tags=partition_range_tags(min(DAYS), max(DAYS)))
         finally:
             for server in servers:
                 server.stop(grace=None)
