@@ -14,7 +14,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 # Bytecode is compiled at install: a shell with PYTHONDONTWRITEBYTECODE set would otherwise
 # compile dagster and dbt again in every process (each dbt build, run worker and kernel).
-$(STAMP): pyproject.toml requirements.lock
+# The Makefile is a prerequisite so that a change of how the venv is made reaches old venvs.
+$(STAMP): pyproject.toml requirements.lock Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check "uv>=0.5"
 	$(UV) pip sync --quiet --compile-bytecode --python $(PY) requirements.lock

@@ -72,7 +72,10 @@ class FieldworkDbtCliResource(DbtCliResource):
 
     @cached_property
     def _cli_version(self) -> Version:
-        if DBT_PYTHON_VERSION is not None and Path(self.dbt_executable) == _VENV_DBT:
+        # In a venv, the dbt beside the interpreter is the dbt-core installed in it (outside
+        # one, bin/ may hold another dbt, such as dbt Fusion).
+        in_venv = sys.prefix != sys.base_prefix
+        if in_venv and DBT_PYTHON_VERSION is not None and Path(self.dbt_executable) == _VENV_DBT:
             return DBT_PYTHON_VERSION
         return super()._cli_version
 

@@ -70,13 +70,14 @@ class WarehouseBuild:
 @pytest.fixture(scope="session")
 def warehouse_build(tmp_path_factory) -> WarehouseBuild:
     """Every warehouse model built once through Dagster on DuckDB: the reference catalog's
-    seed with its true tags (so the impact mart can be held to the known effects), two days of
-    postings and heat-index readings, the entitlements and the OData views. The modules that
-    read it (conftest.SHARED_WAREHOUSE: one worker) each take a copy."""
+    seed with its true tags on the modules learners completed (so the impact mart can be held
+    to the known effects) and the other half untagged, two days of postings and heat-index
+    readings, the entitlements and the OData views. The modules that read it
+    (conftest.SHARED_WAREHOUSE: one worker) each take a copy."""
     folder = tmp_path_factory.mktemp("warehouse_build")
     store = seeded_store(folder)
     warehouse = DuckDBWarehouse(path=str(folder / "warehouse.duckdb"))
-    loaded = load_raw_training_tables(warehouse, store, true_tags=True)
+    loaded = load_raw_training_tables(warehouse, store, true_tags=True, completed_only=True)
     load_reference_tables(warehouse)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FIELDWORK_WAREHOUSE", "duckdb")

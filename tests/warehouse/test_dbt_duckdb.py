@@ -73,11 +73,13 @@ def built(tmp_path_factory):
         seen_during_build = reader.ask()
     finally:
         reader.close()
-    return result, warehouse, raw, project_dir, seen_during_build
+    # Prepared as `make setup` prepares it, then built: what dbt logged, parse and build.
+    logged = dbt_log_path(project_dir).read_text()
+    return result, warehouse, raw, project_dir, seen_during_build, logged
 
 
 def test_mart_matches_python_and_dbt_tests_pass_as_checks(built):
-    result, warehouse, raw, _, seen_during_build = built
+    result, warehouse, raw, _, seen_during_build, _ = built
     # A notebook reading the warehouse through the whole build never fails the build, and
     # sees the state it opened, whole, while the next reader sees the build's.
     assert seen_during_build == (0,)
@@ -105,6 +107,16 @@ def test_mart_matches_python_and_dbt_tests_pass_as_checks(built):
     assert warehouse.read(f"select count(*) as n from {MART}").item() == mart.height
 
 
+def test_the_first_build_reuses_the_parse_setup_prepared(built):
+    """`make setup` parses once (prepare_manifest, with the warehouse's vars); every dbt build
+    of the first run starts from that parse instead of parsing the whole project again."""
+    result, _, _, _, _, logged = built
+    assert logged.count("Unable to do partial parsing") == 1, logged[-3000:]  # setup's own parse
+    assert "saved manifest not found. Starting full parse" in logged
+    reused = "Partial parsing enabled: 0 files deleted, 0 files added, 0 files changed"
+    assert logged.count(reused) == len(result.get_step_success_events()), logged[-3000:]
+
+
 def test_bi_tools_read_declared_types_comments_and_names(built):
     """The warehouse as a BI tool meets it, read from the readers' snapshot: staging views in
     their own schema apart from the marts; every column of every model and seed built with
@@ -112,7 +124,7 @@ def test_bi_tools_read_declared_types_comments_and_names(built):
     none a HUGEINT (DuckDB's sum of integers, which BI drivers cannot read); every relation
     and column commented with its dbt description (persist_docs); the city-day mart naming
     each city and its region."""
-    _, warehouse, _, project_dir, _ = built
+    _, warehouse, _, project_dir, _, _ = built
     manifest = json.loads(build_dbt_project(project_dir).manifest_path.read_text())
     nodes = [
         node for node in manifest["nodes"].values() if node["resource_type"] in ("model", "seed")
@@ -197,7 +209,7 @@ def test_a_day_run_rebuilds_its_days_only(built, tmp_path, monkeypatch):
     marts without a new parse of the whole project, no build leaves a folder behind, and no
     build starts `dbt --version` (dagster-dbt's own check: seconds each, and a request to
     PyPI)."""
-    _, shared, raw, project_dir, _ = built
+    _, shared, raw, project_dir, _, _ = built
 
     def no_version_check(command, *args, **kwargs):
         raise AssertionError(f"the dbt build started {command}")

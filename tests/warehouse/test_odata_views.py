@@ -132,6 +132,9 @@ def test_values_reach_the_views_as_the_legacy_api_typed_them(built):
             "order by CompletionId limit 1"
         ).fetchone()
         keys = con.execute('select PostingKey from odata."JobPostings"').fetchall()
+        tag_counts = con.execute(
+            'select ModuleId, TagCount, IsTagged from odata."TrainingModules"'
+        ).fetchall()
     # A naive UTC timestamp is served as the same instant at UTC, whatever the session's zone.
     assert module_id == modules["module_id"][0]
     assert stamp == modules["last_modified"][0].replace(tzinfo=dt.UTC)
@@ -139,3 +142,9 @@ def test_values_reach_the_views_as_the_legacy_api_typed_them(built):
     assert float(score) == round(completions["score"][0], 2)
     # PostingKey: a Guid per (SourceKey, LineNumber), all distinct.
     assert len({key for (key,) in keys}) == len(keys) > 0
+    # Every module with its number of tags, an untagged one with 0 and IsTagged false.
+    tags = loaded[me]["raw.training_module_tags"].group_by("module_id").len()
+    expected = {module: 0 for module in modules["module_id"]} | dict(tags.iter_rows())
+    assert {module: count for module, count, _ in tag_counts} == expected
+    assert all(tagged == (count > 0) for _, count, tagged in tag_counts)
+    assert 0 < sum(count == 0 for _, count, _ in tag_counts) < len(tag_counts)
