@@ -813,7 +813,11 @@ def raw_training_frames(
 
 
 def load_raw_training_tables(
-    warehouse: Warehouse, store: CatalogStore, *, true_tags: bool = False, completed_only=False
+    warehouse: Warehouse,
+    store: CatalogStore,
+    *,
+    true_tags: bool = False,
+    completed_only: bool = False,
 ) -> dict[str, dict[str, pl.DataFrame]]:
     """Every customer's rows of every raw training table, loaded per customer (one
     transaction each, as the assets load them); returns customer -> table -> rows."""
@@ -867,16 +871,8 @@ def heat_index_readings() -> pl.DataFrame:
 
 def load_reference_tables(warehouse: Warehouse) -> None:
     """Two days of augmented postings and of heat-index readings with their cities (JobPostings,
-    HeatIndex; the city-day mart names each city)."""
-    postings = postings_on_partition_days()
-    for (day,), rows in postings.partition_by("posting_date", as_dict=True).items():
-        warehouse.replace_partition(POSTINGS_TABLE, rows, "posting_date", day)
-    for table, frame in (
-        (HEAT_INDEX_TABLE, heat_index_readings()),
-        (CITIES_TABLE, weather_cities()),
-    ):
-        for (day,), rows in frame.partition_by("reading_date", as_dict=True).items():
-            warehouse.replace_partition(table, rows, "reading_date", day)
+    HeatIndex; the city-day mart names each city): the daily families' raw tables."""
+    load_daily_tables(warehouse, postings_on_partition_days())
 
 
 # --- The dbt build through Dagster --------------------------------------------------------
