@@ -14,7 +14,9 @@ and any other process holding the file open, even read-only, makes the writer fa
   (`readers/<file name>` beside it): a copy made under the lock, then renamed into place.
   Notebooks, the catalog and BI tools open the snapshot read-only. A reader holding the
   old snapshot keeps reading it whole (the rename leaves its open file intact); the next
-  connection sees the new one. Never a partial state, and a reader never blocks a run.
+  connection sees the new one (in a process that has closed its connections to the old one:
+  DuckDB hands a process the database it already has open). Never a partial state, and a
+  reader never blocks a run.
 """
 
 from __future__ import annotations
@@ -434,6 +436,24 @@ class DuckDBWarehouse(Warehouse):
             finally:
                 con.close()
         return loaded
+
+    def execute(self, statements: Sequence[str]) -> None:
+        """Run statements that return nothing (DDL) in one transaction on the live file;
+        readers see them with the snapshot published when the outermost write ends."""
+        with self.writing():
+            con = self._connect()
+            try:
+                con.execute("begin transaction")
+                try:
+                    for statement in statements:
+                        con.execute(statement)
+                    con.execute("commit")
+                except BaseException:
+                    with contextlib.suppress(Exception):  # keep the statement's own error
+                        con.execute("rollback")
+                    raise
+            finally:
+                con.close()
 
     @staticmethod
     def _table_columns(con, table: str) -> dict[str, str]:

@@ -6,9 +6,12 @@ unknown tier or a flag that names no entity set, by customer and value), written
 `tenancy.customer_entitlements`: one row per customer and entity set, with the role the
 views match (macros/odata/odata_tenancy.sql) and the grants step grants.
 
-The views read this table at query time, so a downgrade hides the rows at the next query,
-without rebuilding any view. A refused customers table fails the run before anything is
-written: the previous entitlements stay in force (a failed run never widens access).
+The views read this table without being rebuilt, so a downgrade hides the rows at once: on
+Snowflake at the next query; locally at the next connection, whose session reads its
+entitlements through `tenancy.customer_session(role)`, the DuckDB function written here with
+the table (macros/odata/odata_tenancy.sql says why). A refused customers table fails the run
+before anything is written: the previous entitlements stay in force (a failed run never
+widens access).
 """
 
 import hashlib
@@ -21,7 +24,7 @@ import polars as pl
 from assets.metadata import column_schema, table_metadata
 from assets.warehouse.odata_contract import ODataContract, load_contract
 from assets.warehouse.tenancy import Customer, Entitlement, entitlements, tier_entity_sets
-from resources.warehouse import PartitionLoad, Warehouse, split_table
+from resources.warehouse import DuckDBWarehouse, PartitionLoad, Warehouse, split_table
 
 CUSTOMERS_TABLE = "raw.training_customers"
 FLAGS_TABLE = "raw.training_customer_flags"
@@ -40,6 +43,21 @@ ENTITLEMENTS_COLUMNS = {
     "tier": "The customer's tier when the entitlements were written.",
     "granted_by": "`tier` when the tier grants the entity set, `flag` when a feature flag does.",
 }
+# Locally (DuckDB), what a BI session sets to act for a customer:
+#   SET VARIABLE fieldwork_session = tenancy.customer_session('FIELDWORK_CUSTOMER_ACME_PHARMA')
+# A map from each entity set the role's customer may read to the customer's id, read from the
+# entitlements when the session sets it; an unknown role gets NULL, which no view matches.
+# The views look up their entity set in it: macros/odata/odata_tenancy.sql.
+SESSION_FUNCTION = "tenancy.customer_session"
+SESSION_FUNCTION_SQL = f"""
+create or replace macro {SESSION_FUNCTION}(role) as (
+    select map_from_entries(list((entity_set, customer_id) order by entity_set))
+    from {ENTITLEMENTS_TABLE}
+    where role_name = role
+)
+"""
+# The statement itself, with the role as its one parameter.
+SET_SESSION_SQL = f"set variable fieldwork_session = {SESSION_FUNCTION}(?)"
 # The asset that loads the customers table (the training family's).
 CUSTOMERS_ASSET = dg.AssetKey("training_customers")
 
@@ -129,8 +147,13 @@ def write_entitlements(warehouse: Warehouse, frame: pl.DataFrame) -> dict[str, l
         )
         for customer_id in removed
     ]
-    if loads:
-        warehouse.load_partitions(loads)
+    with warehouse.writing():  # readers get the table and the function in one snapshot
+        if loads:
+            warehouse.load_partitions(loads)
+        if isinstance(warehouse, DuckDBWarehouse) and _table_exists(
+            warehouse.query, ENTITLEMENTS_TABLE
+        ):
+            warehouse.execute([SESSION_FUNCTION_SQL])
     return {"written": listed, "removed": removed}
 
 

@@ -4,7 +4,8 @@ contract (dbt_project/odata/metadata.xml) for every customer's session, and each
 its own customer's rows and only the entity sets of its tier and flags.
 
 A session is what a BI tool opens locally: a read-only connection to the warehouse's
-published snapshot that names its customer's role (`SET VARIABLE fieldwork_role = ...`)."""
+published snapshot that names its customer's role
+(`SET VARIABLE fieldwork_session = tenancy.customer_session('<role>')`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import datetime as dt
 import duckdb
 import pytest
 
+from assets.warehouse.entitlements import SET_SESSION_SQL
 from assets.warehouse.odata_contract import (
     compare_with_warehouse,
     information_schema_sql,
@@ -37,7 +39,7 @@ def session(warehouse: DuckDBWarehouse, role: str | None):
     """A BI tool's connection to the published snapshot, acting for `role`."""
     con = duckdb.connect(str(warehouse.reader_path()), read_only=True)
     if role is not None:
-        con.execute("set variable fieldwork_role = ?", [role])
+        con.execute(SET_SESSION_SQL, [role])
     return con
 
 

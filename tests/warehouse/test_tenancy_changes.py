@@ -1,10 +1,12 @@
 """Entitlement changes on DuckDB: the sensor on the customers table, the entitlements asset,
 the views' row filter and the grants step, with real dbt-built views.
 
-A downgrade removes access at the next query: the views read the entitlements table, so the
-run the sensor starts needs no view rebuilt for it. On Snowflake the same run also revokes
-the views from the customer's role; fakesnow cannot run GRANT, so that side is shown by the
-statements the step would run, parsed with sqlglot's Snowflake dialect."""
+A downgrade removes access at once, with no view rebuilt for it: the next connection's
+session reads the new entitlements (`tenancy.customer_session`); a connection already open
+reads the snapshot it opened, entitlements included, as it reads every other table. On
+Snowflake the same run also revokes the views from the customer's role; fakesnow cannot run
+GRANT, so that side is shown by the statements the step would run, parsed with sqlglot's
+Snowflake dialect."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from sqlglot import exp
 
 from assets.warehouse.entitlements import (
     ENTITLEMENTS_SCHEMA,
+    SET_SESSION_SQL,
     current_entitlements,
     customer_entitlements,
 )
@@ -45,7 +48,7 @@ def built(warehouse_build, tmp_path_factory):
 def rows_seen(warehouse: DuckDBWarehouse, customer_id: str, view: str) -> int:
     """Rows of `view` a BI session acting for the customer sees in the published snapshot."""
     with duckdb.connect(str(warehouse.reader_path()), read_only=True) as con:
-        con.execute("set variable fieldwork_role = ?", [customer_role(customer_id)])
+        con.execute(SET_SESSION_SQL, [customer_role(customer_id)])
         return con.execute(f'select count(*) from odata."{view}"').fetchone()[0]
 
 
@@ -152,7 +155,12 @@ def test_a_downgrade_removes_access_at_once_and_revokes_the_views(built):
         set_customer(warehouse, loaded, ACME, "basic")
         # Until the run, the customers table changed but not the entitlements.
         assert rows_seen(warehouse, ACME, "Learners") > 0
-        result = refresh_entitlements(warehouse, instance)
+        with duckdb.connect(str(warehouse.reader_path()), read_only=True) as open_before:
+            open_before.execute(SET_SESSION_SQL, [customer_role(ACME)])
+            result = refresh_entitlements(warehouse, instance)
+            # A connection open through the run keeps the snapshot it opened, whole.
+            [(learners,)] = open_before.execute('select count(*) from odata."Learners"').fetchall()
+            assert learners == loaded[ACME]["raw.training_learners"].height
 
         # At once, with no view rebuilt: beyond the tier gone, the tier's own sets kept.
         assert rows_seen(warehouse, ACME, "Learners") == 0

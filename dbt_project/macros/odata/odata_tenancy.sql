@@ -6,17 +6,26 @@
     where {{ odata_entitled('TrainingCompletions', 'completions.customer_id') }}
     where {{ odata_entitled('HeatIndex') }}          -- shared reference data: tier only
 
-  The entitlements (tenancy.customer_entitlements: customer, entity set, role) are read at
-  query time, so a downgrade hides the rows at the next query, before any view is rebuilt.
-  Who the session acts for is the one thing that differs per warehouse
-  (`odata_role_in_session`):
+  The entitlements are tenancy.customer_entitlements (customer, entity set, role). How a
+  session says whom it acts for, and when the entitlements are read, differ per warehouse:
   - Snowflake: the roles in the session (`is_role_in_session`: the primary role, the roles it
     inherits and the secondary roles), so a BI tool's own role that was granted a customer's
-    role matches that customer. Each customer role is also granted SELECT on exactly the
+    role matches that customer. The entitlements are read at query time, so a downgrade hides
+    the rows at the next query. Each customer role is also granted SELECT on exactly the
     views it may read (the grants step), so a view beyond the tier is not even readable.
-  - DuckDB (local): no roles; the session names the customer's role in a variable,
-    `SET VARIABLE fieldwork_role = 'FIELDWORK_CUSTOMER_ACME_PHARMA'`. Unset, every view is
-    empty. It isolates tenants for tests and demos, not against a user who can set it:
+  - DuckDB (local): no roles. The session names the customer's role once,
+    `SET VARIABLE fieldwork_session = tenancy.customer_session('FIELDWORK_CUSTOMER_ACME_PHARMA')`,
+    which reads from the entitlements then the entity sets the role's customer may read, as a
+    map from entity set to customer id (the function is written with the table:
+    assets/warehouse/entitlements.py). A view keeps the rows whose customer is the map's value
+    for its entity set, or, for reference data, needs the key only. A local connection reads
+    one snapshot of the warehouse for its whole life (resources/warehouse.py), so the
+    entitlements read when it names its customer are those of every later query on it, and a
+    downgrade reaches the next connection, as every other change does (a session that attaches
+    a newer snapshot keeps the map it set: it sets it again). The view compares with
+    a constant, which DuckDB folds into the scan's filter: no join per query (a join to the
+    entitlements costs about 1 ms of planning on a 1.5 ms query: bench/odata.py). Unset, every
+    view is empty. It isolates tenants for tests and demos, not against a user who can set it:
     the local file has no access control at all.
 #}
 
@@ -24,32 +33,42 @@
     {%- if entity_set is not string or not modules.re.match('^[A-Za-z][A-Za-z0-9]*$', entity_set) -%}
         {{ exceptions.raise_compiler_error("odata_entitled: entity set must be a plain name, got " ~ entity_set) }}
     {%- endif -%}
+    {#- Every view depends on the entitlements, on every warehouse (the lineage shows it). -#}
+    {%- set entitlements = source('tenancy', 'customer_entitlements') -%}
+    {{ return(adapter.dispatch('odata_entitled', 'fieldwork')(entity_set, customer_column, entitlements)) }}
+{%- endmacro %}
+
+
+{% macro snowflake__odata_entitled(entity_set, customer_column, entitlements) -%}
     {%- if customer_column is none -%}
     exists (
         select 1
-        from {{ source('tenancy', 'customer_entitlements') }} as entitlements
+        from {{ entitlements }} as entitlements
         where entitlements.entity_set = '{{ entity_set }}'
-            and {{ odata_role_in_session('entitlements.role_name') }}
+            and is_role_in_session(entitlements.role_name)
     )
     {%- else -%}
     {{ customer_column }} in (
         select entitlements.customer_id
-        from {{ source('tenancy', 'customer_entitlements') }} as entitlements
+        from {{ entitlements }} as entitlements
         where entitlements.entity_set = '{{ entity_set }}'
-            and {{ odata_role_in_session('entitlements.role_name') }}
+            and is_role_in_session(entitlements.role_name)
     )
     {%- endif -%}
 {%- endmacro %}
 
 
-{% macro odata_role_in_session(role_column) -%}
-    {{ return(adapter.dispatch('odata_role_in_session', 'fieldwork')(role_column)) }}
+{% macro default__odata_entitled(entity_set, customer_column, entitlements) -%}
+    {{ exceptions.raise_compiler_error(
+        "odata_entitled: no row filter for the " ~ target.type ~ " adapter; write "
+        ~ target.type ~ "__odata_entitled beside snowflake__ and duckdb__odata_entitled") }}
 {%- endmacro %}
 
-{% macro snowflake__odata_role_in_session(role_column) -%}
-    is_role_in_session({{ role_column }})
-{%- endmacro %}
 
-{% macro default__odata_role_in_session(role_column) -%}
-    {{ role_column }} = getvariable('fieldwork_role')
+{% macro duckdb__odata_entitled(entity_set, customer_column, entitlements) -%}
+    {%- if customer_column is none -%}
+    getvariable('fieldwork_session')['{{ entity_set }}'] is not null
+    {%- else -%}
+    {{ customer_column }} = getvariable('fieldwork_session')['{{ entity_set }}']
+    {%- endif -%}
 {%- endmacro %}
