@@ -18,7 +18,8 @@ final as (
         learner_id,
         module_id,
         completed_on,
-        score
+        -- The contract's Decimal(5,2), cast once here rather than by the view at every query.
+        cast(score as decimal(5, 2)) as score
     from completions
 )
 
