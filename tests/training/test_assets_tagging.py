@@ -130,10 +130,11 @@ def test_a_tagger_that_never_answers_fails_the_request_at_its_deadline(training_
 
 
 def test_a_slow_but_steady_tagger_outlives_its_first_deadline(training_setup):
-    # 24 replies 0.05 s apart: 1.2 s against a 0.5 s deadline that each reply extends by 0.6 s.
+    # 24 replies 0.1 s apart: 2.4 s against a 1.5 s deadline that each reply extends by 1 s.
+    # (Roomy: on a loaded CI machine a 0.5 s deadline saw no first reply in time.)
     resources, _, instance = training_setup(
-        seconds_per_module=0.05,
-        tagging={"deadline_floor_seconds": 0.5, "seconds_per_module_floor": 0.3},
+        seconds_per_module=0.1,
+        tagging={"deadline_floor_seconds": 1.5, "seconds_per_module_floor": 0.5},
     )
     result = materialize_training(resources, instance, SUGGEST, run_config=one_batch())
     assert result.success, step_failure_message(result)
