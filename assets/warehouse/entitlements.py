@@ -177,8 +177,10 @@ def _table_exists(query: Query, table: str) -> bool:
     },
     description=(
         "Which OData entity sets each customer may read (tier and flags, tenancy.py), with "
-        "the role its views match: tenancy.customer_entitlements. An unknown tier or a flag "
-        "that names no entity set fails the run naming the customer and value."
+        "the role its views match: tenancy.customer_entitlements. Locally it also writes "
+        "tenancy.customer_session(role), which a DuckDB session sets as `fieldwork_session` "
+        "to act for the role's customer. An unknown tier or a flag that names no entity set "
+        "fails the run naming the customer and value."
     ),
     owners=["team:analytics-engineering"],
 )
