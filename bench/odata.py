@@ -233,8 +233,8 @@ def build(folder: Path, customers: int, modules: int, learners: int, per: int) -
 def measure(path: str, customer_id: str, repeat: int) -> dict:
     """Seconds per round of each query through the view and on the base table."""
     con = duckdb.connect(path, read_only=True)
-    con.execute(SET_SESSION_SQL, [customer_role(customer_id)])
     given = {"customer": customer_id, "role": customer_role(customer_id)}
+    con.execute(SET_SESSION_SQL, [given["role"]])
 
     def params(sql: str) -> dict[str, str]:
         return {name: value for name, value in given.items() if f"${name}" in sql}

@@ -415,8 +415,7 @@ class DuckDBWarehouse(Warehouse):
                         self._table_columns(con, load.table),
                         {row[0]: row[1] for row in described},
                     )
-                con.execute("begin transaction")
-                try:
+                with self._transaction(con):
                     # DDL inside the transaction too: a failed first load leaves no empty table.
                     for load, source in zip(loads, sources, strict=True):
                         schema, name = split_table(load.table)
@@ -429,10 +428,6 @@ class DuckDBWarehouse(Warehouse):
                         loaded[load.table] = self._replace(con, load, source)
                     if before_commit is not None:
                         before_commit()
-                    con.execute("commit")
-                except BaseException:
-                    con.execute("rollback")
-                    raise
             finally:
                 con.close()
         return loaded
@@ -443,17 +438,24 @@ class DuckDBWarehouse(Warehouse):
         with self.writing():
             con = self._connect()
             try:
-                con.execute("begin transaction")
-                try:
+                with self._transaction(con):
                     for statement in statements:
                         con.execute(statement)
-                    con.execute("commit")
-                except BaseException:
-                    with contextlib.suppress(Exception):  # keep the statement's own error
-                        con.execute("rollback")
-                    raise
             finally:
                 con.close()
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _transaction(con) -> Iterator[None]:
+        """Commit the block's statements, or roll them all back if it raises."""
+        con.execute("begin transaction")
+        try:
+            yield
+            con.execute("commit")
+        except BaseException:
+            with contextlib.suppress(Exception):  # keep the block's own error
+                con.execute("rollback")
+            raise
 
     @staticmethod
     def _table_columns(con, table: str) -> dict[str, str]:
